@@ -1,0 +1,93 @@
+"""Operators' view of credentials: hints, status, keys' provenance; never ciphertext or keys."""
+
+from django.contrib import admin, messages
+
+from .models import CredentialEvent, Status, TenantModelCredential
+from .services import Actor, credential_revoke
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows change only through the services, which write the audit trail."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CredentialEventInline(admin.TabularInline):
+    model = CredentialEvent
+    fields = ["created_at", "kind", "actor", "detail"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TenantModelCredential)
+class TenantModelCredentialAdmin(ReadOnlyAdmin):
+    list_display = [
+        "tenant",
+        "provider",
+        "key_hint",
+        "status",
+        "kek_id",
+        "validated_at",
+        "last_used_at",
+        "created_at",
+        "revoked_at",
+    ]
+    list_filter = ["provider", "status", "needs_rewrap"]
+    search_fields = ["tenant__slug", "tenant__name", "=id", "key_hint"]
+    list_select_related = ["tenant"]
+    # wrapped_dek and ciphertext are deliberately absent: bytes an operator has no use for.
+    fields = [
+        "id",
+        "tenant",
+        "provider",
+        "status",
+        "key_hint",
+        "kek_id",
+        "kek_version",
+        "envelope_version",
+        "needs_rewrap",
+        "validated_at",
+        "last_used_at",
+        "created_by",
+        "created_at",
+        "revoked_at",
+    ]
+    readonly_fields = fields
+    inlines = [CredentialEventInline]
+    actions = ["revoke"]
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("credentials.change_tenantmodelcredential")
+
+    @admin.action(description="Revoke selected credentials", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        actor = Actor.of_user(request.user)
+        revoked = 0
+        for credential in queryset.filter(status=Status.ACTIVE):
+            credential_revoke(credential=credential, actor=actor)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} credential(s).", messages.SUCCESS)
+
+
+@admin.register(CredentialEvent)
+class CredentialEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "tenant", "credential", "kind", "actor", "detail"]
+    list_filter = ["kind"]
+    search_fields = ["tenant__slug", "tenant__name", "actor", "=credential__id"]
+    list_select_related = ["tenant", "credential"]
+    fields = ["created_at", "tenant", "credential", "kind", "actor", "detail"]
+    readonly_fields = fields

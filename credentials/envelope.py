@@ -1,0 +1,226 @@
+"""Envelope encryption of provider API keys, version 1.
+
+Every credential row gets a fresh 256-bit data key (DEK). The API key is encrypted under
+the DEK; the DEK is wrapped by the KMS (the key-encryption key, KEK). Byte layout of v1:
+
+    ciphertext   = nonce (12 bytes) || AES-256-GCM(DEK, utf-8 key, data AAD) || tag (16 bytes)
+    wrapped_dek  = whatever the KMS backend returned for wrap(DEK, KMS AAD); for the local
+                   backend nonce (12) || AES-256-GCM(KEK, DEK, KMS AAD) || tag (16)
+    KMS AAD      = the tenant id: str(tenant_uuid) as ASCII, e.g. b"3f0c...-...-..."
+    data AAD     = b"sinatra-credential:v1|" + tenant_uuid + b"|" + provider + b"|" + credential_uuid
+                   (UUIDs as canonical lowercase hyphenated ASCII strings)
+
+So a ciphertext copied to another tenant, provider slot or row fails to decrypt; it never
+yields a wrong key. A row's own `envelope_version` and `kek_id` choose how it is opened,
+never today's settings, and any failure is an error: nothing falls back to stored bytes.
+
+Unwrapped DEKs may be cached in this process's memory only, keyed by (sha256 of wrapped_dek,
+tenant id) and bounded in count and age (`SINATRA_DEK_CACHE_SECONDS`), so a busy worker
+does not call the KMS for every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.views.decorators.debug import sensitive_variables
+
+from .kms import Keyring, KmsError, get_keyring
+from .secret import Secret
+
+ENVELOPE_VERSION = 1
+NONCE_BYTES = 12
+DEK_CACHE_MAX_ENTRIES = 4096
+
+
+class EnvelopeError(KmsError):
+    """A stored envelope cannot be opened; the message says why, never a secret."""
+
+
+class SealedRow(Protocol):
+    """What a stored envelope carries: `TenantModelCredential` fits."""
+
+    id: UUID
+    tenant_id: UUID
+    provider: str
+    kek_id: str
+    wrapped_dek: bytes
+    ciphertext: bytes
+    envelope_version: int
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """The stored parts of an envelope, as written."""
+
+    kek_id: str
+    kek_version: str
+    wrapped_dek: bytes
+    ciphertext: bytes
+    envelope_version: int = ENVELOPE_VERSION
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A decrypted key, and whether its DEK was wrapped by a KEK that is no longer primary."""
+
+    secret: Secret
+    needs_rewrap: bool
+
+
+def kms_aad(tenant_id: UUID) -> bytes:
+    """Return the AAD bound into the wrapped DEK: the tenant id."""
+    return str(tenant_id).encode("ascii")
+
+
+def data_aad(*, tenant_id: UUID, provider: str, credential_id: UUID) -> bytes:
+    """Return the AAD bound into the key's ciphertext: tenant, provider slot and row."""
+    return b"|".join(
+        [
+            b"sinatra-credential:v1",
+            str(tenant_id).encode("ascii"),
+            provider.encode("ascii"),
+            str(credential_id).encode("ascii"),
+        ]
+    )
+
+
+@sensitive_variables("secret", "dek")
+def seal(
+    secret: Secret, *, tenant_id: UUID, provider: str, credential_id: UUID, keyring: Keyring | None = None
+) -> Sealed:
+    """Encrypt a key under a fresh DEK and wrap the DEK with the primary KEK."""
+    keyring = keyring or get_keyring()
+    dek = AESGCM.generate_key(bit_length=256)
+    nonce = os.urandom(NONCE_BYTES)
+    aad = data_aad(tenant_id=tenant_id, provider=provider, credential_id=credential_id)
+    ciphertext = nonce + AESGCM(dek).encrypt(nonce, secret.reveal().encode("utf-8"), aad)
+    wrapped = keyring.wrap(dek, aad=kms_aad(tenant_id))
+    return Sealed(
+        kek_id=wrapped.kek_id,
+        kek_version=wrapped.kek_version,
+        wrapped_dek=wrapped.wrapped,
+        ciphertext=ciphertext,
+    )
+
+
+def _check_version(row: SealedRow) -> None:
+    if row.envelope_version != ENVELOPE_VERSION:
+        raise EnvelopeError(
+            f"Credential {row.id} has envelope_version {row.envelope_version}, which this "
+            f"version of Sinatra cannot read (it knows {ENVELOPE_VERSION})."
+        )
+
+
+@sensitive_variables("dek", "plaintext")
+def _decrypt(row: SealedRow, dek: bytes) -> Secret:
+    ciphertext = bytes(row.ciphertext)
+    aad = data_aad(tenant_id=row.tenant_id, provider=row.provider, credential_id=row.id)
+    try:
+        plaintext = AESGCM(dek).decrypt(ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:], aad)
+        return Secret(plaintext.decode("utf-8"))
+    except (InvalidTag, ValueError, UnicodeDecodeError):
+        raise EnvelopeError(
+            f"Credential {row.id} failed to decrypt: its ciphertext was changed, or it belongs "
+            "to another tenant, provider or row."
+        ) from None
+
+
+@sensitive_variables("dek")
+def open_sealed(row: SealedRow, *, use_cache: bool = True, keyring: Keyring | None = None) -> Opened:
+    """Decrypt a stored row's key; raise `KmsError` (never return bytes) when it fails."""
+    _check_version(row)
+    dek, is_primary = _unwrap(row, use_cache=use_cache, keyring=keyring or get_keyring())
+    return Opened(secret=_decrypt(row, dek), needs_rewrap=not is_primary)
+
+
+@sensitive_variables("dek")
+def rewrap_dek(row: SealedRow, *, keyring: Keyring | None = None) -> Sealed:
+    """Unwrap a row's DEK with the KEK it names and wrap it again with the primary KEK.
+
+    The ciphertext does not change: it stays bound to the same DEK, tenant, provider and row.
+    The key is decrypted first, so a row that would not open is never rewrapped.
+    """
+    keyring = keyring or get_keyring()
+    _check_version(row)
+    dek, _ = _unwrap(row, use_cache=False, keyring=keyring)
+    _decrypt(row, dek)
+    wrapped = keyring.wrap(dek, aad=kms_aad(row.tenant_id))
+    return Sealed(
+        kek_id=wrapped.kek_id,
+        kek_version=wrapped.kek_version,
+        wrapped_dek=wrapped.wrapped,
+        ciphertext=bytes(row.ciphertext),
+    )
+
+
+def _unwrap(row: SealedRow, *, use_cache: bool, keyring: Keyring) -> tuple[bytes, bool]:
+    wrapped_dek = bytes(row.wrapped_dek)
+    cache_key = (hashlib.sha256(wrapped_dek).digest(), row.tenant_id)
+    if use_cache:
+        cached = dek_cache.get(cache_key)
+        if cached is not None:
+            return cached
+    unwrapped = keyring.unwrap(wrapped_dek, kek_id=row.kek_id, aad=kms_aad(row.tenant_id))
+    if use_cache:
+        dek_cache.put(cache_key, (unwrapped.dek, unwrapped.is_primary))
+    return unwrapped.dek, unwrapped.is_primary
+
+
+class DekCache:
+    """A bounded, expiring, thread-safe LRU map of unwrapped DEKs, in process memory only."""
+
+    def __init__(self, *, max_entries: int = DEK_CACHE_MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple, tuple[float, tuple[bytes, bool]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[bytes, bool] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            expires_at, value = entry
+            if expires_at <= time.monotonic():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: tuple, value: tuple[bytes, bool]) -> None:
+        seconds = settings.SINATRA_DEK_CACHE_SECONDS
+        if seconds <= 0:
+            return
+        with self._lock:
+            self._entries[key] = (time.monotonic() + seconds, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+dek_cache = DekCache()
+
+
+@receiver(setting_changed)
+def _reset_dek_cache(*, setting: str, **kwargs) -> None:
+    if setting in ("SINATRA_KMS_BACKENDS", "SINATRA_DEK_CACHE_SECONDS"):
+        dek_cache.clear()

@@ -1,0 +1,71 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Count
+
+from credentials.kms import KmsError, KmsUnavailable, get_keyring
+from credentials.selectors import credentials_to_rewrap
+from credentials.services import Actor, credential_rewrap
+from tenants.management import tenant_for_command
+
+
+class Command(BaseCommand):
+    help = (
+        "Move every credential's data key (active and revoked rows) to the current primary "
+        "key-encryption key: a local old key to the new one, local to Cloud KMS, or an old Cloud "
+        "KMS key version to the primary. Each row commits on its own, so the command can be "
+        "killed and run again: it carries on where it stopped and never rewraps a row twice."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tenant", metavar="SLUG", help="Only this tenant's credentials.")
+        parser.add_argument("--dry-run", action="store_true", help="Say what would be rewrapped; change nothing.")
+        parser.add_argument(
+            "--batch-size", type=int, default=100, metavar="N", help="Rows fetched per batch (default 100)."
+        )
+
+    def handle(self, *, tenant, dry_run, batch_size, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        tenant_row = tenant_for_command(tenant) if tenant else None
+        try:
+            primary = get_keyring().primary_kek()
+        except KmsError as exc:
+            raise CommandError(str(exc)) from None
+        target = primary[1] or primary[0]
+        rows = credentials_to_rewrap(primary=primary, tenant=tenant_row)
+        total = rows.count()
+        if total == 0:
+            self.stdout.write(self.style.SUCCESS(f"Every credential is already wrapped by {target}; nothing to do."))
+            return
+        if dry_run:
+            for group in rows.order_by().values("kek_id", "kek_version").annotate(rows=Count("id")):
+                source = group["kek_version"] or group["kek_id"]
+                self.stdout.write(f"would rewrap {group['rows']} from {source}")
+            self.stdout.write(f"Dry run: {total} credentials would be rewrapped to {target}; nothing was changed.")
+            return
+
+        self.stdout.write(f"Rewrapping {total} credentials to {target}...")
+        actor = Actor.command("rewrap_credentials")
+        done, failed, last_id = 0, [], None
+        while True:
+            batch = list((rows.filter(id__gt=last_id) if last_id else rows)[:batch_size])
+            if not batch:
+                break
+            for row in batch:
+                try:
+                    if credential_rewrap(credential=row, primary=primary, actor=actor):
+                        done += 1
+                except KmsUnavailable as exc:
+                    raise CommandError(
+                        f"{exc} {done} of {total} were rewrapped; run the command again to continue."
+                    ) from None
+                except KmsError as exc:
+                    failed.append(f"{row.tenant.slug}/{row.provider} ({row.id})")
+                    self.stderr.write(f"FAILED {row.tenant.slug}/{row.provider} (credential {row.id}): {exc}")
+            last_id = batch[-1].id
+            self.stdout.write(f"  {done + len(failed)}/{total} processed, {done} rewrapped")
+        if failed:
+            raise CommandError(
+                f"{len(failed)} of {total} credentials could not be rewrapped and stay as they were: "
+                f"{', '.join(failed)}."
+            )
+        self.stdout.write(self.style.SUCCESS(f"Rewrapped {done} credentials to {target}."))

@@ -1,0 +1,61 @@
+import getpass
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from django.views.decorators.debug import sensitive_variables
+
+from credentials.keys import MAX_KEY_LENGTH, PROVIDER_LABELS, InvalidKey, parse_api_key
+from credentials.kms import KmsError
+from credentials.models import Provider
+from credentials.services import Actor, credential_create
+from tenants.management import tenant_for_command
+
+
+class Command(BaseCommand):
+    help = (
+        "Store a tenant's API key for a provider, envelope-encrypted. The key is read from "
+        "standard input (never from the command line); it replaces the tenant's active key for "
+        "that provider, which is revoked in the same transaction."
+    )
+    stealth_options = ("stdin",)
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tenant", required=True, metavar="SLUG", help="The tenant's slug.")
+        parser.add_argument("--provider", required=True, choices=Provider.values, help="Which provider the key is for.")
+
+    @sensitive_variables("raw", "secret")
+    def handle(self, *, tenant, provider, **options):
+        tenant_row = tenant_for_command(tenant)
+        raw = self.read_key(options.get("stdin") or sys.stdin, PROVIDER_LABELS[provider])
+        try:
+            secret = parse_api_key(raw, provider=provider)
+        except InvalidKey as exc:
+            raise CommandError(f"{exc} Nothing was stored.") from None
+        try:
+            stored = credential_create(
+                tenant=tenant_row, provider=provider, secret=secret, actor=Actor.command("seed_credential")
+            )
+        except KmsError as exc:
+            raise CommandError(f"{exc} Nothing was stored.") from None
+        credential = stored.credential
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Stored {PROVIDER_LABELS[provider]} {credential.key_hint} for tenant {tenant_row.slug} "
+                f"(credential {credential.id}, {credential.kek_id})."
+            )
+        )
+        if stored.replaced is not None:
+            self.stdout.write(f"It replaces {stored.replaced.key_hint}, which is now revoked.")
+
+    @sensitive_variables("raw")
+    def read_key(self, stream, label: str) -> str:
+        """Read the key from a pipe, or prompt without echo on a terminal."""
+        if stream.isatty():
+            return getpass.getpass(f"Paste the {label} (input is hidden): ")
+        # Read a little past the limit, so an oversized input is refused rather than cut.
+        raw = stream.read(MAX_KEY_LENGTH * 4)
+        if not raw:
+            raise CommandError(
+                f"No key on standard input: pipe the {label} in, e.g. `python manage.py seed_credential ... < key.txt`."
+            )
+        return raw

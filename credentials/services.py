@@ -1,0 +1,158 @@
+"""Writes to tenant model credentials. Each writes its audit event in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from tenants.models import Tenant
+
+from .envelope import Sealed, open_sealed, rewrap_dek, seal
+from .models import CredentialEvent, EventKind, Status, TenantModelCredential
+from .secret import Secret
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a signed-in user, or a management command."""
+
+    label: str
+    user: AbstractBaseUser | None = None
+
+    @classmethod
+    def command(cls, name: str) -> Actor:
+        return cls(label=f"command:{name}")
+
+    @classmethod
+    def of_user(cls, user: AbstractBaseUser) -> Actor:
+        return cls(label=getattr(user, "email", "") or user.get_username(), user=user)
+
+
+class StoredCredential(NamedTuple):
+    credential: TenantModelCredential
+    replaced: TenantModelCredential | None
+
+
+def _event(credential: TenantModelCredential, kind: str, actor: Actor, detail: str = "") -> CredentialEvent:
+    return CredentialEvent.objects.create(
+        credential=credential,
+        tenant_id=credential.tenant_id,
+        kind=kind,
+        actor=actor.label,
+        actor_user=actor.user,
+        detail=detail,
+    )
+
+
+@sensitive_variables("secret")
+def credential_create(
+    *, tenant: Tenant, provider: str, secret: Secret, actor: Actor, validated_at=None
+) -> StoredCredential:
+    """Encrypt and store a tenant's key for a provider, revoking the active one it replaces.
+
+    The KMS is called before any lock is taken: if it fails, nothing is written.
+    """
+    credential_id = uuid.uuid4()
+    sealed = seal(secret, tenant_id=tenant.pk, provider=provider, credential_id=credential_id)
+    return _store(
+        tenant=tenant,
+        provider=provider,
+        credential_id=credential_id,
+        sealed=sealed,
+        key_hint=secret.hint,
+        actor=actor,
+        validated_at=validated_at,
+    )
+
+
+@transaction.atomic
+def _store(
+    *,
+    tenant: Tenant,
+    provider: str,
+    credential_id: uuid.UUID,
+    sealed: Sealed,
+    key_hint: str,
+    actor: Actor,
+    validated_at,
+) -> StoredCredential:
+    # Lock the tenant row: concurrent writers of one tenant's credentials queue here, so the
+    # partial unique constraint is never the thing that stops the second one.
+    Tenant.objects.select_for_update().get(pk=tenant.pk)
+    previous = (
+        TenantModelCredential.objects.select_for_update()
+        .filter(tenant=tenant, provider=provider, status=Status.ACTIVE)
+        .first()
+    )
+    now = timezone.now()
+    if previous is not None:
+        previous.status = Status.REVOKED
+        previous.revoked_at = now
+        previous.save(update_fields=["status", "revoked_at"])
+    credential = TenantModelCredential.objects.create(
+        id=credential_id,
+        tenant=tenant,
+        provider=provider,
+        status=Status.ACTIVE,
+        key_hint=key_hint,
+        kek_id=sealed.kek_id,
+        kek_version=sealed.kek_version,
+        wrapped_dek=sealed.wrapped_dek,
+        ciphertext=sealed.ciphertext,
+        envelope_version=sealed.envelope_version,
+        validated_at=validated_at,
+        created_by=actor.label,
+    )
+    if previous is not None:
+        _event(previous, EventKind.REPLACED, actor, f"replaced by {credential.key_hint} ({credential.id})")
+        _event(credential, EventKind.CREATED, actor, f"replaces {previous.key_hint} ({previous.id})")
+    else:
+        _event(credential, EventKind.CREATED, actor)
+    return StoredCredential(credential=credential, replaced=previous)
+
+
+@transaction.atomic
+def credential_revoke(*, credential: TenantModelCredential, actor: Actor) -> TenantModelCredential:
+    """Revoke a credential; revoking a revoked one changes nothing."""
+    credential = TenantModelCredential.objects.select_for_update().get(pk=credential.pk)
+    if credential.status == Status.REVOKED:
+        return credential
+    credential.status = Status.REVOKED
+    credential.revoked_at = timezone.now()
+    credential.save(update_fields=["status", "revoked_at"])
+    _event(credential, EventKind.REVOKED, actor)
+    return credential
+
+
+def credential_open(credential: TenantModelCredential, *, use_cache: bool = True) -> Secret:
+    """Decrypt a credential's key; flag the row when its DEK should move to the primary KEK."""
+    opened = open_sealed(credential, use_cache=use_cache)
+    if opened.needs_rewrap and not credential.needs_rewrap:
+        TenantModelCredential.objects.filter(pk=credential.pk).update(needs_rewrap=True)
+        credential.needs_rewrap = True
+    return opened.secret
+
+
+@transaction.atomic
+def credential_rewrap(
+    *, credential: TenantModelCredential, primary: tuple[str, str], actor: Actor
+) -> TenantModelCredential | None:
+    """Rewrap a credential's DEK under the primary KEK; return None if it already was."""
+    credential = TenantModelCredential.objects.select_for_update().get(pk=credential.pk)
+    if (credential.kek_id, credential.kek_version) == primary and not credential.needs_rewrap:
+        return None
+    sealed = rewrap_dek(credential)
+    before = credential.kek_version or credential.kek_id
+    credential.kek_id = sealed.kek_id
+    credential.kek_version = sealed.kek_version
+    credential.wrapped_dek = sealed.wrapped_dek
+    credential.needs_rewrap = False
+    credential.save(update_fields=["kek_id", "kek_version", "wrapped_dek", "needs_rewrap"])
+    _event(credential, EventKind.REWRAPPED, actor, f"from {before} to {sealed.kek_version or sealed.kek_id}")
+    return credential

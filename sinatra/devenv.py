@@ -1,0 +1,79 @@
+"""Prepare a local `.env` for `make run`: generate what is missing, keep what is there.
+
+Writes SECRET_KEY, SINATRA_LOCAL_DEV_KMS_KEY and DEBUG=true into the env file (the one
+SINATRA_ENV_FILE names, `.env` by default) only when neither that file nor the process
+environment configures them, so running it again changes nothing already set up. It never
+prints a key. It deliberately does not import Django settings: they refuse to load without
+the very values this writes.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+WARNING = """\
+Generated a local KMS key (SINATRA_LOCAL_DEV_KMS_KEY) in {path}.
+  This key is for evaluation only. It encrypts every credential stored in this
+  installation: if it is lost, every stored key is lost with it and must be
+  entered again. Back {path} up, and use Cloud KMS (SINATRA_KMS_KEY) in production."""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Return the names and values set in an env file (comments and blanks skipped)."""
+    values = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                name, _, value = line.partition("=")
+                values[name.strip().removeprefix("export ").strip()] = value.strip()
+    return values
+
+
+def missing_settings(configured: dict[str, str]) -> dict[str, str]:
+    """Return generated values for what a local evaluation needs and is not configured."""
+
+    def is_set(name: str) -> bool:
+        return bool(os.environ.get(name) or configured.get(name))
+
+    additions = {}
+    if not is_set("DEBUG"):
+        additions["DEBUG"] = "true"
+    if not is_set("SECRET_KEY"):
+        additions["SECRET_KEY"] = secrets.token_urlsafe(50)
+    if not (is_set("SINATRA_LOCAL_DEV_KMS_KEY") or is_set("SINATRA_KMS_KEY")):
+        additions["SINATRA_LOCAL_DEV_KMS_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
+    return additions
+
+
+def main() -> int:
+    path = Path(os.environ.get("SINATRA_ENV_FILE") or ".env")
+    if not path.is_absolute():
+        path = BASE_DIR / path
+    additions = missing_settings(read_env_file(path))
+    if not additions:
+        print(f"{path.name}: already configured; nothing to generate.")
+        return 0
+    content = path.read_text() if path.exists() else ""
+    lines = [] if path.exists() else ["# Local settings written by `make run`. See README.md, Settings.\n"]
+    if content and not content.endswith("\n"):
+        lines.append("\n")
+    lines += [f"{name}={value}\n" for name, value in additions.items()]
+    # Created private to this user: it holds the keys that protect every stored credential.
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "a") as env_file:
+        env_file.writelines(lines)
+    print(f"{path.name}: added {', '.join(additions)}.")
+    if "SINATRA_LOCAL_DEV_KMS_KEY" in additions:
+        print(WARNING.format(path=path.name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

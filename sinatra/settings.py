@@ -1,0 +1,251 @@
+"""Settings for Sinatra's control plane, read from the environment with django-environ.
+
+Every variable is documented in README.md ("Settings") and listed in .env.example.
+Development defaults are safe; production secrets have no default: a missing one is a
+start-up error that names the variable.
+"""
+
+import base64
+import binascii
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+# Which env file to read: `.env` by default, `.env.production` in production. Variables
+# already in the process environment win over the file.
+_env_file_setting = env.str("SINATRA_ENV_FILE", default="")
+ENV_FILE = Path(_env_file_setting or ".env")
+if not ENV_FILE.is_absolute():
+    ENV_FILE = BASE_DIR / ENV_FILE
+if ENV_FILE.is_file():
+    env.read_env(ENV_FILE)
+elif _env_file_setting:
+    raise ImproperlyConfigured(f"SINATRA_ENV_FILE names {ENV_FILE}, which does not exist.")
+
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _mandatory(name: str, *, hint: str) -> str:
+    """Return a setting that production cannot run without, or fail naming it."""
+    value = env.str(name, default="").strip()
+    if not value:
+        raise ImproperlyConfigured(f"{name} is not set. {hint}")
+    return value
+
+
+if DEBUG:
+    SECRET_KEY = env.str("SECRET_KEY", default="") or "django-insecure-development-only"
+else:
+    SECRET_KEY = _mandatory(
+        "SECRET_KEY",
+        hint="Set it to a long random value, e.g. the output of "
+        "`python3 -c 'import secrets; print(secrets.token_urlsafe(50))'`.",
+    )
+
+SINATRA_BASE_URL = env.str("SINATRA_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+_base = urlsplit(SINATRA_BASE_URL)
+if _base.scheme not in ("http", "https") or not _base.hostname:
+    raise ImproperlyConfigured("SINATRA_BASE_URL must be an absolute http(s) URL such as https://sinatra.example.com.")
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS",
+    default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [_base.hostname],
+)
+CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "tenants",
+    "credentials",
+    "routing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sinatra.urls"
+WSGI_APPLICATION = "sinatra.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# The embedded default is a SQLite file in the project; PostgreSQL via DATABASE_URL.
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE takes the write lock when a transaction starts, so two writers queue
+    # (up to `timeout` seconds) instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- Security: strict unless DEBUG. `manage.py check --deploy` is clean with these.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+if env.bool("USE_X_FORWARDED_PROTO", default=False):
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_keys": {"()": "credentials.secret.RedactKeysFilter"}},
+    "formatters": {"plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_keys"]},
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# --- Key management: which KMS wraps each credential's data key.
+
+
+def _local_kms_key(name: str, value: str) -> str:
+    """Check that a local KMS key is base64 of exactly 32 bytes; never echo the value."""
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ImproperlyConfigured(
+            f"{name} is not valid base64. Generate a key with `python manage.py generate_kms_key`."
+        ) from None
+    if len(raw) != 32:
+        raise ImproperlyConfigured(
+            f"{name} must be the base64 encoding of exactly 32 bytes; it decodes to {len(raw)}. "
+            "Generate a key with `python manage.py generate_kms_key`."
+        )
+    return value.strip()
+
+
+_CRYPTO_KEY_NAME = re.compile(r"projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+")
+
+SINATRA_KMS_KEY = env.str("SINATRA_KMS_KEY", default="").strip()
+SINATRA_KMS_ENDPOINT = env.str("SINATRA_KMS_ENDPOINT", default="").strip()
+SINATRA_LOCAL_DEV_KMS_KEY = env.str("SINATRA_LOCAL_DEV_KMS_KEY", default="")
+SINATRA_LOCAL_DEV_KMS_OLD_KEYS = env.list("SINATRA_LOCAL_DEV_KMS_OLD_KEYS", default=[])
+
+if SINATRA_KMS_KEY and not _CRYPTO_KEY_NAME.fullmatch(SINATRA_KMS_KEY):
+    raise ImproperlyConfigured(
+        "SINATRA_KMS_KEY must name a CryptoKey: projects/P/locations/L/keyRings/R/cryptoKeys/K (not a key version)."
+    )
+
+# The first backend is the primary: it wraps every new data key. The others only unwrap
+# the rows they wrapped (a row's kek_id says which). Cloud KMS wins when both are set.
+SINATRA_KMS_BACKENDS = []
+if SINATRA_KMS_KEY:
+    SINATRA_KMS_BACKENDS.append(
+        {
+            "BACKEND": "credentials.kms.cloud.CloudKmsBackend",
+            "OPTIONS": {"key_name": SINATRA_KMS_KEY, "endpoint": SINATRA_KMS_ENDPOINT},
+        }
+    )
+if SINATRA_LOCAL_DEV_KMS_KEY.strip() or SINATRA_LOCAL_DEV_KMS_OLD_KEYS:
+    SINATRA_KMS_BACKENDS.append(
+        {
+            "BACKEND": "credentials.kms.local.LocalKmsBackend",
+            "OPTIONS": {
+                "key": _local_kms_key("SINATRA_LOCAL_DEV_KMS_KEY", SINATRA_LOCAL_DEV_KMS_KEY)
+                if SINATRA_LOCAL_DEV_KMS_KEY.strip()
+                else None,
+                "old_keys": [
+                    _local_kms_key("SINATRA_LOCAL_DEV_KMS_OLD_KEYS", old)
+                    for old in SINATRA_LOCAL_DEV_KMS_OLD_KEYS
+                    if old.strip()
+                ],
+            },
+        }
+    )
+if not DEBUG and not (SINATRA_KMS_KEY or SINATRA_LOCAL_DEV_KMS_KEY.strip()):
+    raise ImproperlyConfigured(
+        "No key management is configured: set SINATRA_KMS_KEY (Cloud KMS, for production) "
+        "or SINATRA_LOCAL_DEV_KMS_KEY (a local key for evaluation; "
+        "generate one with `python manage.py generate_kms_key`)."
+    )
+
+# Unwrapped data keys are cached in process memory only, for this many seconds (0: off).
+SINATRA_DEK_CACHE_SECONDS = env.int("SINATRA_DEK_CACHE_SECONDS", default=300)
+if SINATRA_DEK_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured("SINATRA_DEK_CACHE_SECONDS must be 0 (off) or a number of seconds.")
+
+# --- Routing and providers.
+SINATRA_SINGLE_TENANT = env.bool("SINATRA_SINGLE_TENANT", default=False)
+SINATRA_ALLOW_SIGNUP = env.bool("SINATRA_ALLOW_SIGNUP", default=False)
+SINATRA_MODEL_CATALOG_SECONDS = env.int("SINATRA_MODEL_CATALOG_SECONDS", default=3600)
+if SINATRA_MODEL_CATALOG_SECONDS < 0:
+    raise ImproperlyConfigured("SINATRA_MODEL_CATALOG_SECONDS must be 0 (fetch every time) or a number of seconds.")
+SINATRA_ANTHROPIC_BASE_URL = env.str("SINATRA_ANTHROPIC_BASE_URL", default="https://api.anthropic.com").rstrip("/")
+SINATRA_OPENROUTER_BASE_URL = env.str("SINATRA_OPENROUTER_BASE_URL", default="https://openrouter.ai/api/v1").rstrip("/")
+
+# Global provider keys serve only single-tenant evaluation; multi-tenant mode never reads them.
+ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="") if SINATRA_SINGLE_TENANT else ""
+OPENROUTER_API_KEY = env.str("OPENROUTER_API_KEY", default="") if SINATRA_SINGLE_TENANT else ""
+
+SANDBOX_PROVIDER = env.str("SANDBOX_PROVIDER", default="").strip().lower()
+if SANDBOX_PROVIDER not in ("", "docker", "daytona"):
+    raise ImproperlyConfigured("SANDBOX_PROVIDER must be `docker` or `daytona` (or unset).")

@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import path
+
+admin.site.site_header = "Sinatra control plane"
+admin.site.site_title = "Sinatra"
+admin.site.index_title = "Tenants, people and model credentials"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,30 @@
+from django.contrib import admin
+
+from .models import Membership, Tenant
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "is_active", "default_model", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["slug", "name", "=id"]
+    readonly_fields = ["id", "created_at", "updated_at"]
+    fields = ["id", "slug", "name", "is_active", "default_model", "created_at", "updated_at"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "tenant", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "user__username", "tenant__slug", "tenant__name"]
+    list_select_related = ["user", "tenant"]
+    autocomplete_fields = ["user", "tenant"]

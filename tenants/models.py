@@ -1,0 +1,55 @@
+"""Tenants and the people who belong to them."""
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import validate_slug
+from django.db import models
+
+
+class Tenant(models.Model):
+    """A customer of Sinatra. Its UUID is bound into every ciphertext and never changes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    slug = models.SlugField(max_length=63, unique=True, validators=[validate_slug])
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    default_model = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Used when a repo's .sinatrarc names no model; empty means sonnet.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+
+
+class Membership(models.Model):
+    """A user's role in a tenant. Owners and admins manage credentials; members see hints."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="one_membership_per_user_and_tenant")]
+        ordering = ["tenant__slug", "user__email"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant} ({self.role})"
+
+    @property
+    def can_manage_credentials(self) -> bool:
+        return self.role in (Role.OWNER, Role.ADMIN)

@@ -1,0 +1,31 @@
+"""Settings for the test suite: the real settings module, read from tests/test.env.
+
+Whatever the developer's shell or .env holds, tests run with a local test KMS key, no
+global provider keys, fast password hashing and an in-process cache.
+"""
+
+import os
+from pathlib import Path
+
+os.environ["SINATRA_ENV_FILE"] = str(Path(__file__).with_name("test.env"))
+
+from sinatra.settings import *  # noqa: F403
+from sinatra.settings import env
+
+TEST_KMS_KEY = env.str("SINATRA_LOCAL_DEV_KMS_KEY")
+SINATRA_KMS_BACKENDS = [
+    {"BACKEND": "credentials.kms.local.LocalKmsBackend", "OPTIONS": {"key": TEST_KMS_KEY, "old_keys": []}},
+]
+SINATRA_SINGLE_TENANT = False
+ANTHROPIC_API_KEY = ""
+OPENROUTER_API_KEY = ""
+SANDBOX_PROVIDER = ""
+SINATRA_ANTHROPIC_BASE_URL = "https://api.anthropic.test"
+SINATRA_OPENROUTER_BASE_URL = "https://openrouter.test/api/v1"
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
