@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 admin.site.site_header = "Sinatra control plane"
 admin.site.site_title = "Sinatra"
@@ -7,4 +7,5 @@ admin.site.index_title = "Tenants, people and model credentials"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("routing.urls")),
 ]

@@ -1,0 +1,208 @@
+"""The model catalog: which concrete model an alias or slug means, at call time.
+
+Sources, in order: an explicit override (`ANTHROPIC_DEFAULT_OPUS_MODEL` and friends); the
+provider's model list, fetched with httpx and cached (`SINATRA_MODEL_CATALOG_SECONDS`) in
+Django's cache and in process memory; a built-in table shipped with the code, used when the
+list cannot be fetched, and said so in the resolution's warnings.
+
+A failed fetch is remembered for a short while too, so a provider outage does not make every
+resolution wait on retries.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from credentials.secret import Secret
+
+from .clients import ProviderError
+from .clients import anthropic as anthropic_client
+from .clients import openrouter as openrouter_client
+
+ALIASES = ("opus", "sonnet", "haiku")
+
+# Shipped with the code (newest generally available models as of 2026-11); used only when the
+# provider's list cannot be fetched.
+BUILTIN_ANTHROPIC = {
+    "opus": "claude-opus-4-8",
+    "sonnet": "claude-sonnet-4-6",
+    "haiku": "claude-haiku-4-5-20251001",
+}
+BUILTIN_OPENROUTER = {
+    "opus": "anthropic/claude-opus-4.8",
+    "sonnet": "anthropic/claude-sonnet-4.6",
+    "haiku": "anthropic/claude-haiku-4.5",
+}
+OVERRIDE_SETTINGS = {
+    "opus": "ANTHROPIC_DEFAULT_OPUS_MODEL",
+    "sonnet": "ANTHROPIC_DEFAULT_SONNET_MODEL",
+    "haiku": "ANTHROPIC_DEFAULT_HAIKU_MODEL",
+}
+FAILURE_SECONDS = 60
+CACHE_PREFIX = "sinatra:model-list:v1:"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A concrete model id, and what a person should know about how it was chosen."""
+
+    model: str
+    warnings: tuple[str, ...] = ()
+
+
+class _ModelList:
+    """A provider's model list behind two caches: process memory, then Django's cache."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._memo: tuple[float, object] | None = None
+        self._failure = "not fetched yet"
+        self._lock = threading.Lock()
+        self.fetches = 0  # how many times the provider was asked (benchmarks read it)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._memo = None
+        cache.delete(CACHE_PREFIX + self.name)
+
+    def get(self, fetch: Callable[[], object] | None) -> tuple[object | None, str | None]:
+        """Return (list, None) or (None, why it is unavailable); `fetch` None means cached only."""
+        seconds = settings.SINATRA_MODEL_CATALOG_SECONDS
+        memo = self._memo
+        if seconds and memo is not None and memo[0] > time.monotonic():
+            return memo[1], None if memo[1] is not None else self._failure
+        with self._lock:
+            memo = self._memo
+            if seconds and memo is not None and memo[0] > time.monotonic():
+                return memo[1], None if memo[1] is not None else self._failure
+            if seconds:
+                shared = cache.get(CACHE_PREFIX + self.name)
+                if shared is not None:
+                    self._memo = (time.monotonic() + min(seconds, FAILURE_SECONDS), shared)
+                    return shared, None
+            if fetch is None:
+                return None, "no key to fetch it with"
+            self.fetches += 1
+            try:
+                models = fetch()
+            except ProviderError as exc:
+                self._failure = str(exc)
+                if seconds:
+                    self._memo = (time.monotonic() + min(seconds, FAILURE_SECONDS), None)
+                return None, self._failure
+            if seconds:
+                cache.set(CACHE_PREFIX + self.name, models, seconds)
+                self._memo = (time.monotonic() + seconds, models)
+            return models, None
+
+
+anthropic_models = _ModelList("anthropic")
+openrouter_models = _ModelList("openrouter")
+
+
+def clear_caches() -> None:
+    """Forget every cached model list (tests, and operators through the shell)."""
+    anthropic_models.clear()
+    openrouter_models.clear()
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs) -> None:
+    if setting in ("SINATRA_MODEL_CATALOG_SECONDS", "SINATRA_ANTHROPIC_BASE_URL", "SINATRA_OPENROUTER_BASE_URL"):
+        clear_caches()
+
+
+def newest_anthropic(alias: str, *, secret: Secret | None) -> ModelChoice:
+    """Return the newest Anthropic model id of an alias's family."""
+    override = getattr(settings, OVERRIDE_SETTINGS[alias], "")
+    if override:
+        return ModelChoice(override)
+    fetch = (lambda: anthropic_client.list_models(secret)) if secret is not None else None
+    ids, problem = anthropic_models.get(fetch)
+    if ids is not None:
+        # Anthropic lists more recent models first; its created_at may be a placeholder.
+        for model_id in ids:
+            if model_id.startswith("claude-") and alias in model_id:
+                return ModelChoice(model_id)
+        why = f"Anthropic's model list names no {alias} model"
+    else:
+        why = f"Anthropic's model list is unavailable ({problem})"
+    builtin = BUILTIN_ANTHROPIC[alias]
+    return ModelChoice(builtin, (f"{why}; {alias} uses the built-in {builtin}.",))
+
+
+def _plain_family_slug(alias: str) -> re.Pattern[str]:
+    # anthropic/claude-opus-4.8, not -fast, :beta or ~...-latest variants
+    return re.compile(rf"anthropic/claude-{alias}-\d+(?:\.\d+)*")
+
+
+def newest_openrouter(alias: str) -> ModelChoice:
+    """Return OpenRouter's newest plain slug of an alias's family."""
+    override = getattr(settings, OVERRIDE_SETTINGS[alias], "")
+    if override:
+        return openrouter_slug_for_claude_id(override)
+    models, problem = openrouter_models.get(openrouter_client.list_models)
+    if models is not None:
+        pattern = _plain_family_slug(alias)
+        candidates = [(created, slug) for slug, created in models if pattern.fullmatch(slug)]
+        if candidates:
+            return ModelChoice(max(candidates)[1])
+        why = f"OpenRouter's model list names no plain anthropic/claude-{alias}-* model"
+    else:
+        why = f"OpenRouter's model list is unavailable ({problem})"
+    builtin = BUILTIN_OPENROUTER[alias]
+    return ModelChoice(builtin, (f"{why}; {alias} uses the built-in {builtin}.",))
+
+
+def dotted(slug: str) -> str:
+    """Return the dotted form OpenRouter uses for a dashed Claude name, without a date suffix.
+
+    anthropic/claude-opus-4-7 -> anthropic/claude-opus-4.7;
+    anthropic/claude-sonnet-4-5-20250929 -> anthropic/claude-sonnet-4.5.
+    """
+    match = re.fullmatch(r"(anthropic/claude-[a-z]+)-(\d+)-(\d{1,2})(?:-\d{8})?", slug)
+    if match:
+        return f"{match[1]}-{match[2]}.{match[3]}"
+    match = re.fullmatch(r"(anthropic/claude-[a-z]+-\d+)(?:-\d{8})", slug)
+    return match[1] if match else slug
+
+
+def dashed(model_id: str) -> str:
+    """Return the Anthropic id for a dotted OpenRouter Claude name: claude-opus-4.7 -> claude-opus-4-7."""
+    return re.sub(r"(?<=\d)\.(?=\d)", "-", model_id)
+
+
+def openrouter_slug(slug: str) -> ModelChoice:
+    """Return the slug to send to OpenRouter for one a user wrote, normalising dashed Claude names."""
+    models, problem = openrouter_models.get(openrouter_client.list_models)
+    if models is None:
+        return ModelChoice(slug, (f"OpenRouter's model list is unavailable ({problem}); {slug} is sent as given.",))
+    known = {known_slug for known_slug, _ in models}
+    if slug in known:
+        return ModelChoice(slug)
+    normalised = dotted(slug)
+    if normalised != slug and normalised in known:
+        return ModelChoice(normalised, (f"OpenRouter names {slug} as {normalised}; sent as {normalised}.",))
+    return ModelChoice(slug, (f"{slug} is not in OpenRouter's model list; sent as given.",))
+
+
+def openrouter_slug_for_claude_id(model_id: str) -> ModelChoice:
+    """Return OpenRouter's slug for a concrete Anthropic model id."""
+    return openrouter_slug(f"anthropic/{model_id}")
+
+
+def check_anthropic_id(model_id: str) -> ModelChoice:
+    """Return a concrete Anthropic id as given, warning if a cached list does not know it."""
+    ids, _ = anthropic_models.get(None)
+    if ids is not None and model_id not in ids:
+        return ModelChoice(model_id, (f"{model_id} is not in Anthropic's model list; sent as given.",))
+    return ModelChoice(model_id)

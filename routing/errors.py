@@ -1,0 +1,40 @@
+"""Routing's errors. Each carries a message fit to show a user, an API `code` and HTTP status."""
+
+
+class RoutingError(Exception):
+    """A request cannot be routed; `str(error)` says why and what to do."""
+
+    code = "routing_error"
+    status = 422
+
+
+class ConfigError(RoutingError):
+    """The `.sinatrarc` (or the config given instead) is malformed or names no usable model."""
+
+    code = "invalid_config"
+
+
+class UnsupportedProvider(RoutingError):
+    """The config asks for a provider this version does not serve (direct OpenAI)."""
+
+    code = "unsupported_provider"
+
+
+class MissingCredential(RoutingError):
+    """The tenant has no key for the provider the request needs."""
+
+    code = "missing_credential"
+
+
+class TenantInactive(RoutingError):
+    """The tenant is deactivated; nothing is served for it."""
+
+    code = "tenant_inactive"
+    status = 403
+
+
+class CredentialUnavailable(RoutingError):
+    """The tenant's key exists but cannot be decrypted now (KMS down, or the row is damaged)."""
+
+    code = "credential_unavailable"
+    status = 503

@@ -1,0 +1,119 @@
+"""The OpenAPI 3.1 description of the worker API, served at /api/v1/openapi.json."""
+
+from .errors import ConfigError, CredentialUnavailable, MissingCredential, TenantInactive, UnsupportedProvider
+
+
+def _error(description: str, codes: list[str]) -> dict:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "allOf": [{"$ref": "#/components/schemas/Error"}],
+                    "properties": {"error": {"enum": codes}},
+                }
+            }
+        },
+    }
+
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Sinatra control plane: provider resolution",
+        "version": "1.0.0",
+        "description": (
+            "For every agent request, which provider and which concrete model serve it, and the "
+            "tenant's key to call it with. Authenticate with a service token "
+            "(`python manage.py create_service_token NAME`)."
+        ),
+    },
+    "servers": [{"url": "/"}],
+    "security": [{"serviceToken": []}],
+    "paths": {
+        "/api/v1/resolve": {
+            "post": {
+                "operationId": "resolve",
+                "summary": "Resolve a tenant's request to a provider, a model and a key.",
+                "requestBody": {
+                    "required": True,
+                    "description": "At most 1 MB.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ResolveRequest"}}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "The resolution, including the key.",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Resolution"}}},
+                    },
+                    "400": _error(
+                        "The body is not a JSON object of the documented shape.", ["invalid_json", "invalid_request"]
+                    ),
+                    "401": _error("No valid service token.", ["unauthorized"]),
+                    "403": _error("The tenant is deactivated.", [TenantInactive.code]),
+                    "404": _error("No tenant has this slug.", ["unknown_tenant"]),
+                    "405": _error("Only POST is allowed.", ["method_not_allowed"]),
+                    "413": _error("The body is over 1 MB.", ["body_too_large"]),
+                    "422": _error(
+                        "The request cannot be routed as configured; `detail` says what to change.",
+                        [ConfigError.code, UnsupportedProvider.code, MissingCredential.code],
+                    ),
+                    "503": _error("The tenant's key cannot be read now (KMS).", [CredentialUnavailable.code]),
+                },
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This description.",
+                "security": [],
+                "responses": {"200": {"description": "The OpenAPI document.", "content": {"application/json": {}}}},
+            }
+        },
+    },
+    "components": {
+        "securitySchemes": {"serviceToken": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "ResolveRequest": {
+                "type": "object",
+                "required": ["tenant"],
+                "properties": {
+                    "tenant": {"type": "string", "description": "The tenant's slug.", "minLength": 1},
+                    "sinatrarc": {"type": "string", "description": "The repo's .sinatrarc text (YAML), if any."},
+                    "model": {"type": "string", "description": "Instead of sinatrarc: a model name."},
+                    "model_provider": {"type": "string", "enum": ["anthropic", "openrouter"]},
+                },
+                "additionalProperties": True,
+            },
+            "Resolution": {
+                "type": "object",
+                "required": [
+                    "provider",
+                    "model",
+                    "requested",
+                    "base_url",
+                    "api_key",
+                    "credential_source",
+                    "key_hint",
+                    "reason",
+                    "warnings",
+                ],
+                "properties": {
+                    "provider": {"type": "string", "enum": ["anthropic", "openrouter"]},
+                    "model": {"type": "string", "description": "The concrete id to send to the provider."},
+                    "requested": {"type": "string", "description": "What was asked for."},
+                    "base_url": {"type": "string"},
+                    "api_key": {"type": ["string", "null"], "description": "null only for host credentials."},
+                    "credential_source": {"type": "string", "enum": ["tenant", "environment", "host"]},
+                    "key_hint": {"type": "string"},
+                    "reason": {"type": "string", "description": "One sentence a person can read."},
+                    "warnings": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "Error": {
+                "type": "object",
+                "required": ["error", "detail"],
+                "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+            },
+        },
+    },
+}

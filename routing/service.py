@@ -1,0 +1,232 @@
+"""The provider-resolution service: for a tenant and a repo's `.sinatrarc`, which provider and
+which concrete model serve a request, and with which key.
+
+    from routing.service import resolve, RoutingError
+    r = resolve(tenant, sinatrarc="agent:\\n  model: opus\\n")   # or config={...}
+    r.provider, r.model, r.api_key.reveal()
+
+`resolve()` is a read: its only side effects are caches and `last_used_at` (written at most
+once a minute per credential). The rules themselves live in `routing.rules`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from credentials.kms import KmsError, KmsUnavailable
+from credentials.models import Status, TenantModelCredential
+from credentials.secret import Secret
+from credentials.services import credential_open
+from tenants.models import Tenant
+
+from . import catalog, rules
+from .errors import (
+    ConfigError,
+    CredentialUnavailable,
+    MissingCredential,
+    RoutingError,
+    TenantInactive,
+    UnsupportedProvider,
+)
+from .rules import ANTHROPIC, OPENROUTER, PROVIDER_NAMES, Kind, Route, Source, Target
+from .sinatrarc import config_from_mapping, parse_sinatrarc
+
+__all__ = [
+    "ConfigError",
+    "CredentialUnavailable",
+    "MissingCredential",
+    "Resolution",
+    "RoutingError",
+    "TenantInactive",
+    "UnsupportedProvider",
+    "resolve",
+]
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Which provider and model serve a request, and the key to call it with.
+
+    `api_key` is a Secret (its repr is the hint), or None when the worker uses the host's
+    own `claude login` (`credential_source == "host"`).
+    """
+
+    provider: str
+    model: str
+    requested: str
+    base_url: str
+    api_key: Secret | None
+    credential_source: str
+    key_hint: str
+    reason: str
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self, *, include_key: bool = False) -> dict:
+        """Return the fields as JSON-ready data; the key only when asked (the HTTP API)."""
+        data = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        data["warnings"] = list(self.warnings)
+        del data["api_key"]
+        if include_key:
+            data["api_key"] = self.api_key.reveal() if self.api_key is not None else None
+        return data
+
+
+@dataclass(frozen=True)
+class _Key:
+    source: Source
+    secret: Secret | None
+    credential: TenantModelCredential | None = None
+
+
+def resolve(tenant: Tenant, sinatrarc: str | bytes | None = None, *, config: Mapping | None = None) -> Resolution:
+    """Resolve a request of `tenant` whose repo has this `.sinatrarc` text (or parsed `config`)."""
+    if not tenant.is_active:
+        raise TenantInactive(f"Tenant {tenant.slug} is deactivated: nothing is served for it.")
+    if config is not None and sinatrarc is not None:
+        raise ConfigError("Pass the .sinatrarc text or its parsed config, not both.")
+    agent = config_from_mapping(config) if config is not None else parse_sinatrarc(sinatrarc)
+    requested, origin = rules.requested_model(sinatrarc_model=agent.model, tenant_default=tenant.default_model)
+    kind, route = rules.route(requested, agent.model_provider)
+
+    rows = _active_rows(tenant)
+    warnings: list[str] = []
+    fallback = False
+    if (
+        route.provider == ANTHROPIC
+        and agent.model_provider is None
+        and kind in rules.OPENROUTER_FALLBACK_KINDS
+        and not _has_key(tenant, rows, ANTHROPIC)
+        and _has_key(tenant, rows, OPENROUTER)
+    ):
+        route, fallback = rules.ROUTES[(kind, OPENROUTER)], True
+
+    key = _key(tenant, rows, route.provider)
+    choice = _concrete_model(requested, kind, route, key)
+    warnings.extend(choice.warnings)
+    if key.credential is not None:
+        _touch(key.credential)
+    return Resolution(
+        provider=route.provider,
+        model=choice.model,
+        requested=requested,
+        base_url=_base_url(route.provider),
+        api_key=key.secret,
+        credential_source=key.source.value,
+        key_hint=key.secret.hint if key.secret is not None else "",
+        reason=_reason(tenant, requested, origin, kind, route, choice.model, key, fallback),
+        warnings=tuple(warnings),
+    )
+
+
+def _active_rows(tenant: Tenant) -> dict[str, TenantModelCredential]:
+    """Return the tenant's active credentials by provider: one indexed query."""
+    rows = TenantModelCredential.objects.filter(tenant_id=tenant.pk, status=Status.ACTIVE)
+    return {row.provider: row for row in rows}
+
+
+def _environment_key(provider: str) -> str:
+    if not settings.SINATRA_SINGLE_TENANT:
+        return ""  # multi-tenant mode never uses a global key
+    return settings.ANTHROPIC_API_KEY if provider == ANTHROPIC else settings.OPENROUTER_API_KEY
+
+
+def _host_serves(provider: str) -> bool:
+    return settings.SINATRA_SINGLE_TENANT and settings.SANDBOX_PROVIDER == "docker" and provider == ANTHROPIC
+
+
+def _has_key(tenant: Tenant, rows: dict, provider: str) -> bool:
+    """Whether the tenant has its own key (row, or environment in single-tenant) for a provider."""
+    return provider in rows or bool(_environment_key(provider))
+
+
+def _key(tenant: Tenant, rows: dict, provider: str) -> _Key:
+    """Apply rule 7's sources in order: the tenant's row, the environment, the host."""
+    row = rows.get(provider)
+    if row is not None:
+        try:
+            return _Key(Source.TENANT, credential_open(row), row)
+        except KmsUnavailable as exc:
+            raise CredentialUnavailable(
+                f"The {PROVIDER_NAMES[provider]} key of {tenant.slug} cannot be read now: {exc}"
+            ) from None
+        except KmsError:
+            raise CredentialUnavailable(
+                f"The {PROVIDER_NAMES[provider]} key of {tenant.slug} ({row.key_hint}) no longer decrypts: "
+                "enter it again, or ask an operator to check the KMS configuration."
+            ) from None
+    environment = _environment_key(provider)
+    if environment:
+        return _Key(Source.ENVIRONMENT, Secret(environment))
+    if _host_serves(provider):
+        return _Key(Source.HOST, None)
+    raise MissingCredential(
+        f"Tenant {tenant.slug} has no {PROVIDER_NAMES[provider]} API key: add one on "
+        f"{settings.SINATRA_BASE_URL}/t/{tenant.slug}/credentials/ or with `python manage.py seed_credential "
+        f"--tenant {tenant.slug} --provider {provider}`."
+    )
+
+
+def _concrete_model(requested: str, kind: Kind, route: Route, key: _Key) -> catalog.ModelChoice:
+    alias = requested.lower()
+    match route.target:
+        case Target.NEWEST_ANTHROPIC:
+            return catalog.newest_anthropic(alias, secret=key.secret)
+        case Target.NEWEST_OPENROUTER:
+            return catalog.newest_openrouter(alias)
+        case Target.ANTHROPIC_ID:
+            return catalog.check_anthropic_id(requested)
+        case Target.OPENROUTER_SLUG_OF_ID:
+            return catalog.openrouter_slug_for_claude_id(requested)
+        case Target.OPENROUTER_SLUG:
+            return catalog.openrouter_slug(requested)
+        case Target.ANTHROPIC_ID_OF_SLUG:
+            return catalog.check_anthropic_id(catalog.dashed(requested.removeprefix("anthropic/")))
+    raise AssertionError(f"unhandled target {route.target}")  # pragma: no cover
+
+
+def _base_url(provider: str) -> str:
+    return settings.SINATRA_ANTHROPIC_BASE_URL if provider == ANTHROPIC else settings.SINATRA_OPENROUTER_BASE_URL
+
+
+def _touch(credential: TenantModelCredential) -> None:
+    """Record use, at most once a minute per credential, so busy workers do not write per request."""
+    now = timezone.now()
+    threshold = now - LAST_USED_RESOLUTION
+    if credential.last_used_at is not None and credential.last_used_at > threshold:
+        return
+    TenantModelCredential.objects.filter(pk=credential.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=threshold)
+    ).update(last_used_at=now)
+    credential.last_used_at = now
+
+
+def _reason(
+    tenant: Tenant, requested: str, origin: str, kind: Kind, route: Route, model: str, key: _Key, fallback: bool
+) -> str:
+    provider = PROVIDER_NAMES[route.provider]
+    if fallback:
+        return (
+            f"{requested} ({origin}) would go to Anthropic directly, but tenant {tenant.slug} has only an "
+            f"OpenRouter key, so it goes through OpenRouter as {model} (one key is enough to get going)."
+        )
+    what = {
+        Kind.ALIAS: f"an alias for the newest Claude {requested.lower().title()} model",
+        Kind.CLAUDE_ID: "a Claude model id",
+        Kind.ANTHROPIC_SLUG: "a vendor/model slug",
+        Kind.SLUG: "a vendor/model slug",
+    }[kind]
+    via = {
+        Source.TENANT: "",
+        Source.ENVIRONMENT: f", with the {provider} key from the environment (single-tenant mode)",
+        Source.HOST: ", with the host's own claude login (single-tenant, docker sandbox)",
+    }[key.source]
+    return f"{requested} ({origin}) is {what}; {route.because}, so {provider} serves {model}{via}."
