@@ -28,5 +28,8 @@ lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+bench: $(VENV)/.dev-installed
+	$(PY) bench/resolve.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

@@ -181,7 +181,7 @@ def dashed(model_id: str) -> str:
     return re.sub(r"(?<=\d)\.(?=\d)", "-", model_id)
 
 
-def openrouter_slug(slug: str) -> ModelChoice:
+def openrouter_slug(slug: str, *, warn_when_normalised: bool = True) -> ModelChoice:
     """Return the slug to send to OpenRouter for one a user wrote, normalising dashed Claude names."""
     models, problem = openrouter_models.get(openrouter_client.list_models)
     if models is None:
@@ -191,13 +191,14 @@ def openrouter_slug(slug: str) -> ModelChoice:
         return ModelChoice(slug)
     normalised = dotted(slug)
     if normalised != slug and normalised in known:
-        return ModelChoice(normalised, (f"OpenRouter names {slug} as {normalised}; sent as {normalised}.",))
+        warning = f"OpenRouter names {slug} as {normalised}; sent as {normalised}."
+        return ModelChoice(normalised, (warning,) if warn_when_normalised else ())
     return ModelChoice(slug, (f"{slug} is not in OpenRouter's model list; sent as given.",))
 
 
 def openrouter_slug_for_claude_id(model_id: str) -> ModelChoice:
-    """Return OpenRouter's slug for a concrete Anthropic model id."""
-    return openrouter_slug(f"anthropic/{model_id}")
+    """Return OpenRouter's slug for a concrete Anthropic model id (its dotted form is no surprise)."""
+    return openrouter_slug(f"anthropic/{model_id}", warn_when_normalised=False)
 
 
 def check_anthropic_id(model_id: str) -> ModelChoice:

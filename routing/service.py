@@ -129,7 +129,7 @@ def resolve(tenant: Tenant, sinatrarc: str | bytes | None = None, *, config: Map
 
 def _active_rows(tenant: Tenant) -> dict[str, TenantModelCredential]:
     """Return the tenant's active credentials by provider: one indexed query."""
-    rows = TenantModelCredential.objects.filter(tenant_id=tenant.pk, status=Status.ACTIVE)
+    rows = TenantModelCredential.objects.filter(tenant_id=tenant.pk, status=Status.ACTIVE).order_by()
     return {row.provider: row for row in rows}
 
 

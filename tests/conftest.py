@@ -3,12 +3,15 @@
 import io
 import secrets
 
+import httpx
 import pytest
+import respx
 from django.core.management import call_command
 
 from credentials.envelope import dek_cache
 from credentials.secret import Secret
 from credentials.services import Actor, credential_create
+from routing import catalog
 from tenants.models import Tenant
 
 
@@ -24,10 +27,13 @@ def openrouter_key() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _empty_dek_cache():
+def _empty_caches():
+    """Every test starts with no unwrapped DEK and no model list cached."""
     dek_cache.clear()
+    catalog.clear_caches()
     yield
     dek_cache.clear()
+    catalog.clear_caches()
 
 
 @pytest.fixture
@@ -68,3 +74,49 @@ def run_command():
         return out.getvalue(), err.getvalue()
 
     return run
+
+
+ANTHROPIC_MODELS = [  # Anthropic lists the most recent first; created_at is not trusted
+    "claude-opus-4-8",
+    "claude-sonnet-4-6",
+    "claude-opus-4-7",
+    "claude-haiku-4-5-20251001",
+    "claude-sonnet-4-5-20250929",
+    "claude-opus-4-1-20250805",
+]
+OPENROUTER_MODELS = [
+    ("anthropic/claude-opus-4.8", 1780000000),
+    ("anthropic/claude-opus-4.8-fast", 1780000500),
+    ("~anthropic/claude-opus-latest", 1790000000),
+    ("anthropic/claude-opus-4.7", 1770000000),
+    ("anthropic/claude-sonnet-4.6", 1760000000),
+    ("anthropic/claude-sonnet-4.5", 1750000000),
+    ("anthropic/claude-3.7-sonnet:beta", 1795000000),
+    ("anthropic/claude-haiku-4.5", 1740000000),
+    ("openai/gpt-5", 1754000000),
+    ("meta-llama/llama-3.1-405b-instruct", 1721000000),
+]
+
+
+@pytest.fixture
+def providers():
+    """Fake both providers' model lists (respx); clear the catalog's caches around each test."""
+    catalog.clear_caches()
+    with respx.mock(assert_all_called=False) as mock:
+        mock.get("https://api.anthropic.test/v1/models").mock(
+            return_value=httpx.Response(
+                200,
+                json={
+                    "data": [{"id": model_id, "created_at": "1970-01-01T00:00:00Z"} for model_id in ANTHROPIC_MODELS],
+                    "has_more": False,
+                    "last_id": ANTHROPIC_MODELS[-1],
+                },
+            )
+        )
+        mock.get("https://openrouter.test/api/v1/models").mock(
+            return_value=httpx.Response(
+                200, json={"data": [{"id": slug, "created": created} for slug, created in OPENROUTER_MODELS]}
+            )
+        )
+        yield mock
+    catalog.clear_caches()
