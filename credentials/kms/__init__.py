@@ -7,6 +7,7 @@ the others only unwrap the rows they wrapped (a row's ``kek_id`` says which back
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -57,8 +58,12 @@ class UnwrappedKey:
 class KmsBackend:
     """Base class of KMS backends. `aad` binds the wrapped key to its tenant."""
 
-    def primary_kek(self) -> tuple[str, str] | None:
-        """Return (kek_id, kek_version) that `wrap()` uses now, or None if it cannot wrap."""
+    def can_wrap(self) -> bool:
+        """Return whether this backend has a key to wrap new data keys with (no KMS call)."""
+        raise NotImplementedError("subclasses of KmsBackend must provide can_wrap()")
+
+    def primary_kek(self) -> tuple[str, str]:
+        """Return (kek_id, kek_version) that `wrap()` uses now; may ask the KMS (rotation only)."""
         raise NotImplementedError("subclasses of KmsBackend must provide primary_kek()")
 
     def handles(self, kek_id: str) -> bool:
@@ -87,7 +92,7 @@ class Keyring:
                 "No key management is configured: set SINATRA_LOCAL_DEV_KMS_KEY (run "
                 "`python manage.py generate_kms_key`) or SINATRA_KMS_KEY."
             )
-        if self.backends[0].primary_kek() is None:
+        if not self.backends[0].can_wrap():
             raise KmsNotConfigured(
                 "Only old keys are configured, so nothing new can be encrypted: set "
                 "SINATRA_LOCAL_DEV_KMS_KEY or SINATRA_KMS_KEY."
@@ -104,7 +109,10 @@ class Keyring:
     def unwrap(self, wrapped: bytes, *, kek_id: str, aad: bytes) -> UnwrappedKey:
         for backend in self.backends:
             if backend.handles(kek_id):
-                return backend.unwrap(wrapped, kek_id=kek_id, aad=aad)
+                unwrapped = backend.unwrap(wrapped, kek_id=kek_id, aad=aad)
+                # A key held by a read-only backend is never the primary, whatever that backend says.
+                is_primary = unwrapped.is_primary and backend is self.backends[0]
+                return dataclasses.replace(unwrapped, is_primary=is_primary)
         if kek_id.startswith("local:"):
             raise UnknownKek(
                 f"No configured local key has kek_id {kek_id}: add the key that wrapped it to "

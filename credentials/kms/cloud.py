@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 KEK_PREFIX = "gcp-kms:"
 
+# Retried within `timeout`. Over REST, api_core raises the HTTP-level classes (503
+# ServiceUnavailable, 504 GatewayTimeout); gRPC's DeadlineExceeded is a GatewayTimeout.
+TRANSIENT_ERRORS = (google_exceptions.ServiceUnavailable, google_exceptions.GatewayTimeout)
+
 
 def crc32c(data: bytes) -> int:
     """Return the CRC32C checksum of `data` as an integer, as Cloud KMS expects it."""
@@ -52,6 +56,8 @@ class CloudKmsBackend(KmsBackend):
         integrity_attempts: int = 3,
         client: kms.KeyManagementServiceClient | None = None,
     ) -> None:
+        if integrity_attempts < 1:
+            raise ValueError("integrity_attempts must be at least 1")
         self.key_name = key_name
         self.endpoint = endpoint
         self.timeout = timeout
@@ -63,9 +69,7 @@ class CloudKmsBackend(KmsBackend):
             maximum=1.0,
             multiplier=2.0,
             timeout=timeout,
-            predicate=google_retry.if_exception_type(
-                google_exceptions.ServiceUnavailable, google_exceptions.DeadlineExceeded
-            ),
+            predicate=google_retry.if_exception_type(*TRANSIENT_ERRORS),
         )
 
     @functools.cached_property
@@ -78,7 +82,9 @@ class CloudKmsBackend(KmsBackend):
                 credentials=AnonymousCredentials(),
                 client_options=ClientOptions(api_endpoint=self.endpoint),
             )
-        options = ClientOptions(api_endpoint=self.endpoint) if self.endpoint else None
+        # The gRPC transport wants host[:port]; accept https://host too.
+        host = self.endpoint.removeprefix("https://").rstrip("/")
+        options = ClientOptions(api_endpoint=host) if host else None
         try:
             return kms.KeyManagementServiceClient(client_options=options)
         except auth_exceptions.DefaultCredentialsError:
@@ -91,8 +97,11 @@ class CloudKmsBackend(KmsBackend):
     def where(self) -> str:
         return self.endpoint or "cloudkms.googleapis.com"
 
+    def can_wrap(self) -> bool:
+        return True
+
     def primary_kek(self) -> tuple[str, str]:
-        """Ask Cloud KMS which CryptoKeyVersion is primary now."""
+        """Ask Cloud KMS which CryptoKeyVersion is primary now (needs cloudkms.cryptoKeys.get)."""
         crypto_key = self._call("read", self.client.get_crypto_key, request={"name": self.key_name})
         return KEK_PREFIX + self.key_name, crypto_key.primary.name
 
@@ -107,7 +116,7 @@ class CloudKmsBackend(KmsBackend):
             "additional_authenticated_data": aad,
             "additional_authenticated_data_crc32c": crc32c(aad),
         }
-        for _attempt in range(self.integrity_attempts):
+        for attempt in range(1, self.integrity_attempts + 1):
             response = self._call("encrypt with", self.client.encrypt, request=request)
             if (
                 response.verified_plaintext_crc32c
@@ -119,10 +128,14 @@ class CloudKmsBackend(KmsBackend):
                     kek_version=response.name,
                     wrapped=response.ciphertext,
                 )
-            logger.warning("Cloud KMS Encrypt response failed its CRC32C check; retrying")
+            logger.warning(
+                "Cloud KMS Encrypt response failed its CRC32C check (attempt %d of %d)",
+                attempt,
+                self.integrity_attempts,
+            )
         raise KmsIntegrityError(
-            f"Cloud KMS Encrypt failed its CRC32C check {self.integrity_attempts} times; "
-            "nothing was stored. Check the network path to Cloud KMS."
+            f"Cloud KMS Encrypt failed its CRC32C check {self.integrity_attempts} times. "
+            "Check the network path to Cloud KMS."
         )
 
     def unwrap(self, wrapped: bytes, *, kek_id: str, aad: bytes) -> UnwrappedKey:
@@ -133,11 +146,15 @@ class CloudKmsBackend(KmsBackend):
             "additional_authenticated_data": aad,
             "additional_authenticated_data_crc32c": crc32c(aad),
         }
-        for _attempt in range(self.integrity_attempts):
+        for attempt in range(1, self.integrity_attempts + 1):
             response = self._call("decrypt with", self.client.decrypt, request=request)
             if response.plaintext_crc32c == crc32c(response.plaintext):
                 return UnwrappedKey(dek=response.plaintext, is_primary=response.used_primary)
-            logger.warning("Cloud KMS Decrypt response failed its CRC32C check; retrying")
+            logger.warning(
+                "Cloud KMS Decrypt response failed its CRC32C check (attempt %d of %d)",
+                attempt,
+                self.integrity_attempts,
+            )
         raise KmsIntegrityError(
             f"Cloud KMS Decrypt failed its CRC32C check {self.integrity_attempts} times. "
             "Check the network path to Cloud KMS."
@@ -145,28 +162,61 @@ class CloudKmsBackend(KmsBackend):
 
     def _call(self, action: str, method, *, request: dict):
         """Call Cloud KMS and turn its failures into KmsErrors that name no secret."""
+        name = request["name"]
         try:
             return method(request=request, timeout=self.timeout, retry=self._retry)
-        except (google_exceptions.InvalidArgument, google_exceptions.FailedPrecondition) as exc:
-            # Decrypt answers 400 for a ciphertext that fails authentication (wrong AAD).
-            raise KmsIntegrityError(f"Cloud KMS refused to {action} {request['name']}: {exc.message}") from None
-        except (google_exceptions.PermissionDenied, google_exceptions.NotFound) as exc:
+        except google_exceptions.BadRequest as exc:
+            status, message = _error_status(exc)
+            if status == "FAILED_PRECONDITION":
+                # E.g. the key version that wrapped the data key is disabled or destroyed.
+                raise KmsError(f"Cloud KMS refused to {action} {name} ({status}): {message}") from None
+            # Decrypt answers INVALID_ARGUMENT for a ciphertext that fails authentication (wrong
+            # AAD, changed bytes), and either call for a request whose CRC32C did not match.
+            hint = (
+                " The wrapped data key was changed, belongs to another tenant, or was wrapped by another key."
+                if action.startswith("decrypt")
+                else ""
+            )
+            raise KmsIntegrityError(f"Cloud KMS refused to {action} {name}: {message}{hint}") from None
+        except (google_exceptions.Forbidden, google_exceptions.NotFound) as exc:
+            status, _ = _error_status(exc)
             raise KmsError(
-                f"Cloud KMS refused to {action} {request['name']} ({exc.code.name}): check the "
-                "key name and that the service account may use it."
+                f"Cloud KMS refused to {action} {name} ({status}): check the key name and that the "
+                "service account may use it."
             ) from None
         except (
             google_exceptions.RetryError,
-            google_exceptions.ServiceUnavailable,
-            google_exceptions.DeadlineExceeded,
+            *TRANSIENT_ERRORS,
             requests.RequestException,
+            auth_exceptions.TransportError,
         ):
+            raise KmsUnavailable(f"Cloud KMS at {self.where} could not be reached; try again later.") from None
+        except google_exceptions.TooManyRequests:
             raise KmsUnavailable(
-                f"Cloud KMS at {self.where} could not be reached; nothing was changed. Try again later."
+                f"Cloud KMS at {self.where} refused to {action} {name} for now (quota exhausted); try again later."
             ) from None
-        except auth_exceptions.GoogleAuthError:
+        except (google_exceptions.Unauthorized, auth_exceptions.GoogleAuthError):
             raise KmsError("Cloud KMS credentials failed: check Application Default Credentials.") from None
         except google_exceptions.GoogleAPICallError as exc:
-            raise KmsError(
-                f"Cloud KMS failed to {action} {request['name']} ({exc.code.name if exc.code else 'error'})."
-            ) from None
+            status, _ = _error_status(exc)
+            raise KmsError(f"Cloud KMS failed to {action} {name} ({status}).") from None
+
+
+def _error_status(exc: google_exceptions.GoogleAPICallError) -> tuple[str, str]:
+    """Return the gRPC status name and the server's own message of a failed call.
+
+    Over REST, api_core only knows the HTTP status (400 is `BadRequest` whether Cloud KMS said
+    INVALID_ARGUMENT or FAILED_PRECONDITION), and its message starts with the request URL; the
+    JSON error body says both precisely.
+    """
+    status = exc.grpc_status_code.name if exc.grpc_status_code is not None else ""
+    message = exc.message
+    try:
+        error = exc.response.json()["error"]
+        status = status or str(error.get("status") or "")
+        message = str(error.get("message") or message)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        pass
+    if not status:
+        status = getattr(exc.code, "name", None) or (f"HTTP {exc.code}" if exc.code else "error")
+    return status, message

@@ -44,8 +44,13 @@ class LocalKmsBackend(KmsBackend):
         if key:
             self._primary = local_kek_id(base64.b64decode(key))
 
-    def primary_kek(self) -> tuple[str, str] | None:
-        return (self._primary, "") if self._primary else None
+    def can_wrap(self) -> bool:
+        return self._primary is not None
+
+    def primary_kek(self) -> tuple[str, str]:
+        if self._primary is None:
+            raise UnknownKek("No local key is configured to wrap with: set SINATRA_LOCAL_DEV_KMS_KEY.")
+        return self._primary, ""
 
     def handles(self, kek_id: str) -> bool:
         return kek_id in self._keys
