@@ -13,13 +13,13 @@ def main() -> None:
     try:
         settings.INSTALLED_APPS  # noqa: B018 - load the settings to report a bad configuration in one line
     except ImproperlyConfigured as exc:
-        if sys.argv[1:] == ["generate_kms_key"]:
-            # How an operator gets a first key, so it must work before anything is configured.
-            from credentials.kms.local import generate_key
-
-            print(generate_key())
-            return
-        sys.exit(f"Configuration error: {exc}")
+        if sys.argv[1:2] != ["generate_kms_key"]:
+            sys.exit(f"Configuration error: {exc}")
+        # How an operator gets a first key, so it (and its --help) must work before anything
+        # is configured: run it with only the apps its models need.
+        settings.configure(
+            INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "tenants", "credentials"]
+        )
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

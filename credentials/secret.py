@@ -44,6 +44,10 @@ class Secret:
     def __str__(self) -> str:
         return self.hint
 
+    def __format__(self, format_spec: str) -> str:
+        # f"{secret:>40}" formats the hint; object.__format__ would refuse any format spec.
+        return format(self.hint, format_spec)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
@@ -73,7 +77,13 @@ class RedactKeysFilter(logging.Filter):
     _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_keys(record.getMessage())
+        try:
+            message = record.getMessage()
+        except Exception:
+            # A malformed logging call: log what it gave, masked, rather than raise into the
+            # caller or let logging's error report print the arguments unmasked.
+            message = f"{record.msg} {record.args!r}"
+        record.msg = redact_keys(message)
         record.args = ()
         if record.exc_info and not record.exc_text:
             record.exc_text = self._formatter.formatException(record.exc_info)

@@ -114,6 +114,8 @@ def _store(
         _event(credential, EventKind.CREATED, actor, f"replaces {previous.key_hint} ({previous.id})")
     else:
         _event(credential, EventKind.CREATED, actor)
+    if validated_at is not None:
+        _event(credential, EventKind.VALIDATED, actor, "accepted by the provider before it was stored")
     return StoredCredential(credential=credential, replaced=previous)
 
 
@@ -127,6 +129,19 @@ def credential_revoke(*, credential: TenantModelCredential, actor: Actor) -> Ten
     credential.revoked_at = timezone.now()
     credential.save(update_fields=["status", "revoked_at"])
     _event(credential, EventKind.REVOKED, actor)
+    return credential
+
+
+@transaction.atomic
+def credential_record_validation(
+    *, credential: TenantModelCredential, accepted: bool, actor: Actor, detail: str = ""
+) -> TenantModelCredential:
+    """Record a live check of the key with its provider: `validated_at` and an event."""
+    credential = TenantModelCredential.objects.select_for_update().get(pk=credential.pk)
+    if accepted:
+        credential.validated_at = timezone.now()
+        credential.save(update_fields=["validated_at"])
+    _event(credential, EventKind.VALIDATED if accepted else EventKind.VALIDATION_FAILED, actor, detail[:500])
     return credential
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -24,15 +25,22 @@ Generated a local KMS key (SINATRA_LOCAL_DEV_KMS_KEY) in {path}.
   entered again. Back {path} up, and use Cloud KMS (SINATRA_KMS_KEY) in production."""
 
 
+# A line as django-environ reads it (settings.py reads the env file with it); it ignores
+# any other line, so this must too, or a value only this saw would never be generated.
+_ASSIGNMENT = re.compile(r"\A(?:export )?([A-Za-z_0-9]+)=(.*)\Z")
+_QUOTED = re.compile(r"\A(['\"])(.*)\1\Z")
+
+
 def read_env_file(path: Path) -> dict[str, str]:
-    """Return the names and values set in an env file (comments and blanks skipped)."""
+    """Return the names and values set in an env file, unquoted (later lines win)."""
     values = {}
     if path.is_file():
         for line in path.read_text().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                name, _, value = line.partition("=")
-                values[name.strip().removeprefix("export ").strip()] = value.strip()
+            match = _ASSIGNMENT.match(line)
+            if match:
+                name, value = match.groups()
+                quoted = _QUOTED.match(value)
+                values[name] = quoted.group(2) if quoted else value
     return values
 
 
@@ -40,7 +48,7 @@ def missing_settings(configured: dict[str, str]) -> dict[str, str]:
     """Return generated values for what a local evaluation needs and is not configured."""
 
     def is_set(name: str) -> bool:
-        return bool(os.environ.get(name) or configured.get(name))
+        return bool((os.environ.get(name) or configured.get(name) or "").strip())
 
     additions = {}
     if not is_set("DEBUG"):

@@ -40,6 +40,17 @@ def _mandatory(name: str, *, hint: str) -> str:
     return value
 
 
+def _seconds(name: str, *, default: int, zero_means: str) -> int:
+    """Return a duration in whole seconds, or fail naming the variable (never a traceback)."""
+    try:
+        value = env.int(name, default=default)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ImproperlyConfigured(f"{name} must be 0 ({zero_means}) or a whole number of seconds.")
+    return value
+
+
 if DEBUG:
     SECRET_KEY = env.str("SECRET_KEY", default="") or "django-insecure-development-only"
 else:
@@ -54,9 +65,10 @@ _base = urlsplit(SINATRA_BASE_URL)
 if _base.scheme not in ("http", "https") or not _base.hostname:
     raise ImproperlyConfigured("SINATRA_BASE_URL must be an absolute http(s) URL such as https://sinatra.example.com.")
 
-ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS",
-    default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [_base.hostname],
+# Unset or blank (as `ALLOWED_HOSTS=` in .env.example) means the default: an empty list would
+# make Django refuse every request outside DEBUG.
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[]) or (
+    ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [_base.hostname]
 )
 CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
 
@@ -140,7 +152,7 @@ STORAGES = {
 
 # --- Security: strict unless DEBUG. `manage.py check --deploy` is clean with these.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_SECONDS = _seconds("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000, zero_means="off")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
@@ -162,6 +174,14 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_keys"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Google's client logs request payloads (wrapped data keys) at DEBUG: never let them through.
+        "google": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        # Without handlers of its own (Django's defaults are an unfiltered console in DEBUG and
+        # mail to ADMINS), "django" reaches only the root's filtered handler.
+        "django": {"handlers": [], "level": "INFO"},
+    },
 }
 
 # --- Key management: which KMS wraps each credential's data key.
@@ -229,18 +249,19 @@ if not DEBUG and not (SINATRA_KMS_KEY or SINATRA_LOCAL_DEV_KMS_KEY.strip()):
     )
 
 # Unwrapped data keys are cached in process memory only, for this many seconds (0: off).
-SINATRA_DEK_CACHE_SECONDS = env.int("SINATRA_DEK_CACHE_SECONDS", default=300)
-if SINATRA_DEK_CACHE_SECONDS < 0:
-    raise ImproperlyConfigured("SINATRA_DEK_CACHE_SECONDS must be 0 (off) or a number of seconds.")
+SINATRA_DEK_CACHE_SECONDS = _seconds("SINATRA_DEK_CACHE_SECONDS", default=300, zero_means="off")
 
 # --- Routing and providers.
 SINATRA_SINGLE_TENANT = env.bool("SINATRA_SINGLE_TENANT", default=False)
 SINATRA_ALLOW_SIGNUP = env.bool("SINATRA_ALLOW_SIGNUP", default=False)
-SINATRA_MODEL_CATALOG_SECONDS = env.int("SINATRA_MODEL_CATALOG_SECONDS", default=3600)
-if SINATRA_MODEL_CATALOG_SECONDS < 0:
-    raise ImproperlyConfigured("SINATRA_MODEL_CATALOG_SECONDS must be 0 (fetch every time) or a number of seconds.")
+SINATRA_MODEL_CATALOG_SECONDS = _seconds("SINATRA_MODEL_CATALOG_SECONDS", default=3600, zero_means="fetch every time")
 SINATRA_ANTHROPIC_BASE_URL = env.str("SINATRA_ANTHROPIC_BASE_URL", default="https://api.anthropic.com").rstrip("/")
 SINATRA_OPENROUTER_BASE_URL = env.str("SINATRA_OPENROUTER_BASE_URL", default="https://openrouter.ai/api/v1").rstrip("/")
+
+# Explicit alias targets (the names Claude Code uses); empty means "newest from the catalog".
+ANTHROPIC_DEFAULT_OPUS_MODEL = env.str("ANTHROPIC_DEFAULT_OPUS_MODEL", default="").strip()
+ANTHROPIC_DEFAULT_SONNET_MODEL = env.str("ANTHROPIC_DEFAULT_SONNET_MODEL", default="").strip()
+ANTHROPIC_DEFAULT_HAIKU_MODEL = env.str("ANTHROPIC_DEFAULT_HAIKU_MODEL", default="").strip()
 
 # Global provider keys serve only single-tenant evaluation; multi-tenant mode never reads them.
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="") if SINATRA_SINGLE_TENANT else ""

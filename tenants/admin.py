@@ -1,6 +1,17 @@
+from django import forms
 from django.contrib import admin
 
 from .models import Membership, Tenant
+from .services import validate_tenant_slug
+
+
+class TenantAdminForm(forms.ModelForm):
+    """Hold operators to the slugs `create_tenant` accepts (the model's SlugField is looser)."""
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"]
+        validate_tenant_slug(slug)
+        return slug
 
 
 class MembershipInline(admin.TabularInline):
@@ -13,6 +24,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    form = TenantAdminForm
     list_display = ["slug", "name", "is_active", "default_model", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["slug", "name", "=id"]

@@ -53,6 +53,13 @@ def user_for_email(email: str) -> AbstractBaseUser:
     User = get_user_model()
     user = User.objects.filter(email__iexact=email).order_by("pk").first()
     if user is None:
+        # An account may already have this address as its username (createsuperuser asks for
+        # no email): that is the same person, and a new user would clash on the username.
+        user = User.objects.filter(username__iexact=email).order_by("pk").first()
+        if user is not None and not user.email:
+            user.email = email
+            user.save(update_fields=["email"])
+    if user is None:
         user = User(username=email, email=email)
         user.set_unusable_password()
         user.save()

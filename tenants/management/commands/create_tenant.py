@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from tenants.models import Role
 from tenants.services import membership_add, tenant_create, user_for_email
@@ -20,8 +21,12 @@ class Command(BaseCommand):
 
     def handle(self, *, slug, name, owner_email, **options):
         try:
-            tenant, created = tenant_create(slug=slug, name=name)
-            owner = user_for_email(owner_email) if owner_email else None
+            # One transaction: a bad email leaves no tenant behind, a bad slug no user.
+            with transaction.atomic():
+                tenant, created = tenant_create(slug=slug, name=name)
+                owner = user_for_email(owner_email) if owner_email else None
+                if owner is not None:
+                    membership, added = membership_add(tenant=tenant, user=owner, role=Role.OWNER)
         except ValidationError as exc:
             raise CommandError(exc.messages[0]) from None
         if created:
@@ -30,7 +35,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Tenant {tenant.slug} already exists (id {tenant.pk}); left as it is.")
         if owner is None:
             return
-        membership, added = membership_add(tenant=tenant, user=owner, role=Role.OWNER)
         if added:
             self.stdout.write(self.style.SUCCESS(f"Added {owner.email} as owner of {tenant.slug}."))
         else:

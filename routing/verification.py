@@ -1,0 +1,44 @@
+"""Check a key with its provider, spending no tokens: accepted, rejected, or could not say now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.views.decorators.debug import sensitive_variables
+
+from credentials.secret import Secret
+
+from .clients import KeyRejected, ProviderUnavailable
+from .clients import anthropic as anthropic_client
+from .clients import openrouter as openrouter_client
+
+CHECKS = {"anthropic": anthropic_client.verify_key, "openrouter": openrouter_client.verify_key}
+
+
+class Verdict(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True)
+class Verification:
+    verdict: Verdict
+    message: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict is Verdict.ACCEPTED
+
+
+@sensitive_variables("secret")
+def verify_key(provider: str, secret: Secret) -> Verification:
+    """Ask the provider whether it accepts the key; the message never contains it."""
+    try:
+        CHECKS[provider](secret)
+    except KeyRejected as exc:
+        return Verification(Verdict.REJECTED, str(exc))
+    except ProviderUnavailable as exc:
+        return Verification(Verdict.UNREACHABLE, str(exc))
+    return Verification(Verdict.ACCEPTED)
