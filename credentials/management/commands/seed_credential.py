@@ -2,12 +2,14 @@ import getpass
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from credentials.keys import MAX_KEY_LENGTH, PROVIDER_LABELS, InvalidKey, parse_api_key
 from credentials.kms import KmsError
 from credentials.models import Provider
 from credentials.services import Actor, credential_create
+from routing.verification import Verdict, verify_key
 from tenants.management import tenant_for_command
 
 
@@ -15,25 +17,54 @@ class Command(BaseCommand):
     help = (
         "Store a tenant's API key for a provider, envelope-encrypted. The key is read from "
         "standard input (never from the command line); it replaces the tenant's active key for "
-        "that provider, which is revoked in the same transaction."
+        "that provider, which is revoked in the same transaction. With --verify the provider "
+        "checks the key first, spending no tokens."
     )
     stealth_options = ("stdin",)
 
     def add_arguments(self, parser):
         parser.add_argument("--tenant", required=True, metavar="SLUG", help="The tenant's slug.")
         parser.add_argument("--provider", required=True, choices=Provider.values, help="Which provider the key is for.")
+        parser.add_argument(
+            "--verify",
+            action="store_true",
+            help="Check the key with the provider first (no tokens spent); a rejected key is not stored.",
+        )
+        parser.add_argument(
+            "--allow-unverified",
+            action="store_true",
+            help="With --verify: if the provider cannot be reached, store the key marked unverified.",
+        )
 
     @sensitive_variables("raw", "secret")
-    def handle(self, *, tenant, provider, **options):
+    def handle(self, *, tenant, provider, verify, allow_unverified, **options):
+        if allow_unverified and not verify:
+            raise CommandError("--allow-unverified only makes sense with --verify.")
         tenant_row = tenant_for_command(tenant)
         raw = self.read_key(options.get("stdin") or sys.stdin, PROVIDER_LABELS[provider])
         try:
             secret = parse_api_key(raw, provider=provider)
         except InvalidKey as exc:
             raise CommandError(f"{exc} Nothing was stored.") from None
+        validated_at = None
+        if verify:
+            verification = verify_key(provider, secret)
+            if verification.verdict is Verdict.REJECTED:
+                raise CommandError(f"{verification.message} Nothing was stored.")
+            if verification.verdict is Verdict.UNREACHABLE and not allow_unverified:
+                raise CommandError(
+                    f"{verification.message} Nothing was stored: run it again later, or add "
+                    "--allow-unverified to store the key unverified."
+                )
+            if verification.accepted:
+                validated_at = timezone.now()
         try:
             stored = credential_create(
-                tenant=tenant_row, provider=provider, secret=secret, actor=Actor.command("seed_credential")
+                tenant=tenant_row,
+                provider=provider,
+                secret=secret,
+                actor=Actor.command("seed_credential"),
+                validated_at=validated_at,
             )
         except KmsError as exc:
             raise CommandError(f"{exc} Nothing was stored.") from None
@@ -44,6 +75,9 @@ class Command(BaseCommand):
                 f"(credential {credential.id}, {credential.kek_id})."
             )
         )
+        if verify:
+            state = "verified with" if validated_at else "NOT verified: could not reach"
+            self.stdout.write(f"The key is {state} {PROVIDER_LABELS[provider].removesuffix(' API key')}.")
         if stored.replaced is not None:
             self.stdout.write(f"It replaces {stored.replaced.key_hint}, which is now revoked.")
 

@@ -1,0 +1,125 @@
+"""seed_credential --verify: the provider checks the key before anything is stored."""
+
+import httpx
+import pytest
+import respx
+from django.core.management.base import CommandError
+
+from credentials.models import CredentialEvent, EventKind, TenantModelCredential
+from credentials.secret import Secret
+from credentials.services import Actor, credential_record_validation
+from routing import clients
+from routing.verification import Verdict, verify_key
+from tests.conftest import anthropic_key, openrouter_key
+
+ANTHROPIC_MODELS = "https://api.anthropic.test/v1/models"
+OPENROUTER_KEY = "https://openrouter.test/api/v1/key"
+
+
+@pytest.fixture(autouse=True)
+def _no_waiting(monkeypatch):
+    monkeypatch.setattr(clients, "sleep", lambda seconds: None)
+
+
+def seed(run_command, provider, key, *flags):
+    return run_command("seed_credential", "--tenant", "acme", "--provider", provider, *flags, stdin=key)
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("provider", "url", "key"),
+    [("anthropic", ANTHROPIC_MODELS, anthropic_key()), ("openrouter", OPENROUTER_KEY, openrouter_key())],
+)
+def test_an_accepted_key_is_stored_verified(tenant, run_command, provider, url, key):
+    route = respx.get(url).mock(return_value=httpx.Response(200, json={"data": []}))
+    out, _ = seed(run_command, provider, key, "--verify")
+    credential = TenantModelCredential.objects.get(tenant=tenant, provider=provider)
+    assert credential.validated_at is not None
+    assert "verified with" in out
+    assert key not in out
+    kinds = set(CredentialEvent.objects.filter(credential=credential).values_list("kind", flat=True))
+    assert kinds == {EventKind.CREATED, EventKind.VALIDATED}
+    request = route.calls.last.request
+    if provider == "anthropic":
+        assert request.headers["x-api-key"] == key
+        assert request.url.params["limit"] == "1"
+    else:
+        assert request.headers["authorization"] == f"Bearer {key}"
+
+
+@respx.mock
+def test_a_rejected_key_is_refused_and_nothing_is_stored(tenant, run_command):
+    key = anthropic_key()
+    respx.get(ANTHROPIC_MODELS).mock(
+        return_value=httpx.Response(401, json={"type": "error", "error": {"type": "authentication_error"}})
+    )
+    with pytest.raises(CommandError) as excinfo:
+        seed(run_command, "anthropic", key, "--verify")
+    message = str(excinfo.value)
+    assert "rejected" in message
+    assert "Nothing was stored" in message
+    assert key not in message
+    assert "\n" not in message
+    assert not TenantModelCredential.objects.exists()
+
+
+@respx.mock
+@pytest.mark.parametrize("failure", [httpx.Response(503), httpx.Response(429), httpx.ConnectError("refused")])
+def test_an_unreachable_provider_stores_nothing_unless_asked(tenant, run_command, failure):
+    key = openrouter_key()
+    respx.get(OPENROUTER_KEY).mock(side_effect=[failure, failure, failure, failure])
+    with pytest.raises(CommandError, match="--allow-unverified") as excinfo:
+        seed(run_command, "openrouter", key, "--verify")
+    assert key not in str(excinfo.value)
+    assert not TenantModelCredential.objects.exists()
+
+
+@respx.mock
+def test_allow_unverified_stores_the_key_marked_unverified(tenant, run_command):
+    respx.get(OPENROUTER_KEY).mock(return_value=httpx.Response(502))
+    out, _ = seed(run_command, "openrouter", openrouter_key(), "--verify", "--allow-unverified")
+    credential = TenantModelCredential.objects.get(tenant=tenant)
+    assert credential.validated_at is None
+    assert "NOT verified" in out
+
+
+@respx.mock
+def test_allow_unverified_never_stores_a_rejected_key(tenant, run_command):
+    respx.get(OPENROUTER_KEY).mock(return_value=httpx.Response(401))
+    with pytest.raises(CommandError, match="rejected"):
+        seed(run_command, "openrouter", openrouter_key(), "--verify", "--allow-unverified")
+    assert not TenantModelCredential.objects.exists()
+
+
+def test_allow_unverified_needs_verify(tenant, run_command):
+    with pytest.raises(CommandError, match="--allow-unverified only makes sense with --verify"):
+        seed(run_command, "openrouter", openrouter_key(), "--allow-unverified")
+
+
+@respx.mock
+def test_without_verify_the_provider_is_not_asked(tenant, run_command):
+    route = respx.get(ANTHROPIC_MODELS)
+    seed(run_command, "anthropic", anthropic_key())
+    assert route.call_count == 0
+    assert TenantModelCredential.objects.get(tenant=tenant).validated_at is None
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [(200, Verdict.ACCEPTED), (401, Verdict.REJECTED), (403, Verdict.REJECTED), (500, Verdict.UNREACHABLE)],
+)
+def test_verify_key_tells_accepted_rejected_and_unreachable(status, verdict):
+    respx.get(ANTHROPIC_MODELS).mock(return_value=httpx.Response(status, json={"data": []}))
+    assert verify_key("anthropic", Secret(anthropic_key())).verdict is verdict
+
+
+def test_recording_a_validation_sets_validated_at_and_writes_an_event(tenant, store_key):
+    credential = store_key(tenant)
+    actor = Actor.command("test")
+    failed = credential_record_validation(credential=credential, accepted=False, actor=actor, detail="rejected")
+    assert failed.validated_at is None
+    passed = credential_record_validation(credential=credential, accepted=True, actor=actor)
+    assert passed.validated_at is not None
+    kinds = list(CredentialEvent.objects.filter(credential=credential).order_by("id").values_list("kind", flat=True))
+    assert kinds == [EventKind.CREATED, EventKind.VALIDATION_FAILED, EventKind.VALIDATED]
