@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.core.validators import slug_re
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -57,7 +58,7 @@ def resolve_view(request: HttpRequest) -> JsonResponse:
         return error(413, "body_too_large", f"The body is over {MAX_BODY_BYTES} bytes.")
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         return error(400, "invalid_json", "The body must be a JSON object.")
     if not isinstance(body, dict):
         return error(400, "invalid_json", "The body must be a JSON object.")
@@ -70,6 +71,8 @@ def resolve_view(request: HttpRequest) -> JsonResponse:
         return error(400, "invalid_request", str(exc))
     if not slug:
         return error(400, "invalid_request", "tenant (the tenant's slug) is required.")
+    if not slug_re.fullmatch(slug):  # never a slug; and "\ud800" would fail in the database driver
+        return error(400, "invalid_request", "tenant must be a tenant's slug: letters, digits, - and _.")
     if sinatrarc is not None and (model is not None or model_provider is not None):
         return error(400, "invalid_request", "Send sinatrarc, or model (with model_provider); not both.")
     tenant = Tenant.objects.filter(slug=slug).first()

@@ -24,7 +24,7 @@ from django.dispatch import receiver
 
 from credentials.secret import Secret
 
-from .clients import ProviderError
+from .clients import KeyRejected, ProviderError
 from .clients import anthropic as anthropic_client
 from .clients import openrouter as openrouter_client
 
@@ -96,7 +96,8 @@ class _ModelList:
                 models = fetch()
             except ProviderError as exc:
                 self._failure = str(exc)
-                if seconds:
+                # An outage is remembered for everyone; one tenant's rejected key is not.
+                if seconds and not isinstance(exc, KeyRejected):
                     self._memo = (time.monotonic() + min(seconds, FAILURE_SECONDS), None)
                 return None, self._failure
             if seconds:
@@ -124,8 +125,8 @@ def _reset(*, setting: str, **kwargs) -> None:
 def newest_anthropic(alias: str, *, secret: Secret | None) -> ModelChoice:
     """Return the newest Anthropic model id of an alias's family."""
     override = getattr(settings, OVERRIDE_SETTINGS[alias], "")
-    if override:
-        return ModelChoice(override)
+    if override:  # given as an Anthropic id, or as an OpenRouter anthropic/ slug
+        return ModelChoice(dashed(override.removeprefix("anthropic/")) if "/" in override else override)
     fetch = (lambda: anthropic_client.list_models(secret)) if secret is not None else None
     ids, problem = anthropic_models.get(fetch)
     if ids is not None:
@@ -149,7 +150,7 @@ def newest_openrouter(alias: str) -> ModelChoice:
     """Return OpenRouter's newest plain slug of an alias's family."""
     override = getattr(settings, OVERRIDE_SETTINGS[alias], "")
     if override:
-        return openrouter_slug_for_claude_id(override)
+        return openrouter_slug(override) if "/" in override else openrouter_slug_for_claude_id(override)
     models, problem = openrouter_models.get(openrouter_client.list_models)
     if models is not None:
         pattern = _plain_family_slug(alias)

@@ -25,6 +25,10 @@ class MissingCredential(RoutingError):
 
     code = "missing_credential"
 
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+
 
 class TenantInactive(RoutingError):
     """The tenant is deactivated; nothing is served for it."""

@@ -77,7 +77,7 @@ OPENAPI = {
                 "type": "object",
                 "required": ["tenant"],
                 "properties": {
-                    "tenant": {"type": "string", "description": "The tenant's slug.", "minLength": 1},
+                    "tenant": {"type": "string", "description": "The tenant's slug.", "pattern": "^[-a-zA-Z0-9_]+$"},
                     "sinatrarc": {"type": "string", "description": "The repo's .sinatrarc text (YAML), if any."},
                     "model": {"type": "string", "description": "Instead of sinatrarc: a model name."},
                     "model_provider": {"type": "string", "enum": ["anthropic", "openrouter"]},

@@ -87,8 +87,13 @@ class _Key:
     credential: TenantModelCredential | None = None
 
 
-def resolve(tenant: Tenant, sinatrarc: str | bytes | None = None, *, config: Mapping | None = None) -> Resolution:
-    """Resolve a request of `tenant` whose repo has this `.sinatrarc` text (or parsed `config`)."""
+def resolve(
+    tenant: Tenant, sinatrarc: str | bytes | None = None, *, config: Mapping | None = None, record_use: bool = True
+) -> Resolution:
+    """Resolve a request of `tenant` whose repo has this `.sinatrarc` text (or parsed `config`).
+
+    `record_use=False` (previews in the console) leaves `last_used_at` alone.
+    """
     if not tenant.is_active:
         raise TenantInactive(f"Tenant {tenant.slug} is deactivated: nothing is served for it.")
     if config is not None and sinatrarc is not None:
@@ -112,7 +117,7 @@ def resolve(tenant: Tenant, sinatrarc: str | bytes | None = None, *, config: Map
     key = _key(tenant, rows, route.provider)
     choice = _concrete_model(requested, kind, route, key)
     warnings.extend(choice.warnings)
-    if key.credential is not None:
+    if record_use and key.credential is not None:
         _touch(key.credential)
     return Resolution(
         provider=route.provider,
@@ -169,9 +174,10 @@ def _key(tenant: Tenant, rows: dict, provider: str) -> _Key:
     if _host_serves(provider):
         return _Key(Source.HOST, None)
     raise MissingCredential(
+        provider,
         f"Tenant {tenant.slug} has no {PROVIDER_NAMES[provider]} API key: add one on "
         f"{settings.SINATRA_BASE_URL}/t/{tenant.slug}/credentials/ or with `python manage.py seed_credential "
-        f"--tenant {tenant.slug} --provider {provider}`."
+        f"--tenant {tenant.slug} --provider {provider}`.",
     )
 
 

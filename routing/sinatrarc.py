@@ -18,6 +18,10 @@ from .errors import ConfigError
 
 MAX_SINATRARC_BYTES = 64 * 1024
 MAX_NAME_LENGTH = 200
+# PyYAML's C composer recurses once per level (deep enough input crashes the process), and
+# aliases, copied by merge keys (<<), let a small file stand for a huge one: both are bounded.
+MAX_DEPTH = 100
+MAX_EXPANDED_NODES = 100_000
 _NAME = re.compile(r"[A-Za-z0-9._:/@~+\-]+")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -43,24 +47,37 @@ def parse_sinatrarc(text: str | bytes | None) -> AgentConfig:
             raise ConfigError(".sinatrarc is not UTF-8 text.") from None
     if not isinstance(text, str):
         raise ConfigError(".sinatrarc must be text.")
-    if len(text) > MAX_SINATRARC_BYTES or len(text.encode("utf-8")) > MAX_SINATRARC_BYTES:
-        raise _too_big(len(text.encode("utf-8")))
-    return _parse_text(text)
+    if len(text) > MAX_SINATRARC_BYTES:  # a character is at least a byte: no need to encode it all
+        raise ConfigError(f".sinatrarc is {len(text)} characters; the limit is {MAX_SINATRARC_BYTES // 1024} KiB.")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # lone surrogates, e.g. "\ud800" in a JSON string
+        raise ConfigError(".sinatrarc is not UTF-8 text.") from None
+    if size > MAX_SINATRARC_BYTES:
+        raise _too_big(size)
+    # Typical files are a few lines: remember those, so memory stays bounded (1024 x 4 KiB).
+    return _parse_text_cached(text) if size <= CACHED_TEXT_BYTES else _parse_text(text)
+
+
+CACHED_TEXT_BYTES = 4096
 
 
 def _too_big(size: int) -> ConfigError:
     return ConfigError(f".sinatrarc is {size} bytes; the limit is {MAX_SINATRARC_BYTES // 1024} KiB.")
 
 
-@functools.lru_cache(maxsize=1024)
 def _parse_text(text: str) -> AgentConfig:
     if "\x00" in text:
         raise ConfigError(".sinatrarc contains NUL bytes: it looks binary, not YAML.")
     try:
+        _check_shape(text)
         document = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (CSafeLoader or SafeLoader)
     except yaml.MarkedYAMLError as exc:
         where = f" at line {exc.problem_mark.line + 1}" if exc.problem_mark else ""
-        raise ConfigError(f".sinatrarc is not valid YAML{where}: {exc.problem or exc.context}.") from None
+        # "expected a single document in the stream, but found another document": both halves.
+        what = ", ".join(part for part in (exc.context, exc.problem) if part)
+        what = what if len(what) <= 200 else what[:200] + "..."  # a 60 KiB tag is not a message
+        raise ConfigError(f".sinatrarc is not valid YAML{where}: {what}.") from None
     except (yaml.YAMLError, RecursionError, ValueError, OverflowError):
         raise ConfigError(".sinatrarc is not valid YAML.") from None
     if document is None:
@@ -68,6 +85,44 @@ def _parse_text(text: str) -> AgentConfig:
     if not isinstance(document, Mapping):
         raise ConfigError(f".sinatrarc must be a mapping with an agent: section, not {_kind(document)}.")
     return config_from_mapping(document)
+
+
+def _check_shape(text: str) -> None:
+    """Refuse YAML nested deeper than MAX_DEPTH, or whose aliases expand past MAX_EXPANDED_NODES.
+
+    Reads the event stream (no recursion, no objects built) and counts every node as often as
+    aliases repeat it, which bounds what merge keys can make the constructor copy.
+    """
+    expanded: dict[str, int] = {}  # anchor -> nodes it stands for
+    open_nodes: list[list] = []  # collections being read: [anchor, nodes so far]
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(open_nodes) >= MAX_DEPTH:
+                raise ConfigError(f".sinatrarc is nested more than {MAX_DEPTH} levels deep.")
+            open_nodes.append([event.anchor, 1])
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, nodes = open_nodes.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, nodes = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            if any(event.anchor == open_anchor for open_anchor, _ in open_nodes):
+                raise ConfigError(f".sinatrarc has an alias (*{event.anchor}) inside the node it names.")
+            anchor, nodes = None, expanded.get(event.anchor, 1)  # undefined: the loader says so
+        else:
+            continue
+        if anchor is not None:
+            expanded[anchor] = nodes
+        if open_nodes:
+            open_nodes[-1][1] += nodes
+            if open_nodes[-1][1] > MAX_EXPANDED_NODES:
+                raise ConfigError(
+                    f".sinatrarc's aliases (*name) expand to more than {MAX_EXPANDED_NODES} values: "
+                    "it looks like a YAML bomb."
+                )
+
+
+_parse_text_cached = functools.lru_cache(maxsize=1024)(_parse_text)
 
 
 def config_from_mapping(document: Mapping) -> AgentConfig:
@@ -86,9 +141,11 @@ def config_from_mapping(document: Mapping) -> AgentConfig:
 
 
 def _name(agent: Mapping, field: str, *, example: str) -> str | None:
-    if field not in agent or agent[field] is None:
+    if field not in agent:
         return None
     value = agent[field]
+    if value is None:  # `model:` written with nothing after it
+        raise ConfigError(f"agent.{field} is empty: name one ({example}) or remove the line.")
     if not isinstance(value, str):
         raise ConfigError(f"agent.{field} must be text such as {example}, not {_kind(value)}.")
     value = value.strip()

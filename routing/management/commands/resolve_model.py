@@ -63,7 +63,8 @@ class Command(BaseCommand):
 
     def read_sinatrarc(self, path: str, stdin) -> bytes:
         if path == "-":
-            data = stdin.read(MAX_SINATRARC_BYTES + 1)
+            # Bytes where there are any: the parser, not the terminal's decoder, judges the text.
+            data = getattr(stdin, "buffer", stdin).read(MAX_SINATRARC_BYTES + 1)
             return data.encode("utf-8") if isinstance(data, str) else data
         file = Path(path)
         if not file.is_file():
