@@ -14,6 +14,8 @@ from django.views.decorators.debug import sensitive_variables
 from tenants.models import Tenant
 
 from .envelope import Sealed, open_sealed, rewrap_dek, seal
+from .keys import InvalidKey, parse_api_key
+from .kms import KmsError
 from .models import CredentialEvent, EventKind, Status, TenantModelCredential
 from .secret import Secret
 
@@ -37,6 +39,48 @@ class Actor:
 class StoredCredential(NamedTuple):
     credential: TenantModelCredential
     replaced: TenantModelCredential | None
+
+
+class Submission(NamedTuple):
+    """What became of a pasted key: stored, or the problem (and whether the provider was unreachable)."""
+
+    stored: StoredCredential | None
+    problem: str = ""
+    unreachable: bool = False
+
+
+@sensitive_variables("raw", "secret")
+def credential_submit(
+    *, tenant: Tenant, provider: str, raw: str, actor: Actor, verify: bool = True, allow_unverified: bool = False
+) -> Submission:
+    """Check a pasted key's shape, verify it live (no tokens spent), and store it.
+
+    A rejected key is never stored. When the provider cannot be reached the key is stored
+    unverified only if `allow_unverified`; otherwise the Submission says it was unreachable,
+    so the caller can offer that choice. Problems are one line and never contain the key.
+    """
+    from routing.verification import Verdict, verify_key
+
+    try:
+        secret = parse_api_key(raw, provider=provider)
+    except InvalidKey as exc:
+        return Submission(None, str(exc))
+    validated_at = None
+    if verify:
+        verification = verify_key(provider, secret)
+        if verification.verdict is Verdict.REJECTED:
+            return Submission(None, verification.message)
+        if verification.verdict is Verdict.UNREACHABLE and not allow_unverified:
+            return Submission(None, verification.message, unreachable=True)
+        if verification.accepted:
+            validated_at = timezone.now()
+    try:
+        stored = credential_create(
+            tenant=tenant, provider=provider, secret=secret, actor=actor, validated_at=validated_at
+        )
+    except KmsError as exc:
+        return Submission(None, str(exc))
+    return Submission(stored)
 
 
 def _event(credential: TenantModelCredential, kind: str, actor: Actor, detail: str = "") -> CredentialEvent:
@@ -143,6 +187,21 @@ def credential_record_validation(
         credential.save(update_fields=["validated_at"])
     _event(credential, EventKind.VALIDATED if accepted else EventKind.VALIDATION_FAILED, actor, detail[:500])
     return credential
+
+
+def credential_reverify(*, credential: TenantModelCredential, actor: Actor):
+    """Check an active key with its provider again and record the answer (not when unreachable).
+
+    Returns the routing.verification.Verification; a key that no longer decrypts raises KmsError.
+    """
+    from routing.verification import Verdict, verify_key
+
+    verification = verify_key(credential.provider, credential_open(credential))
+    if verification.verdict is not Verdict.UNREACHABLE:
+        credential_record_validation(
+            credential=credential, accepted=verification.accepted, actor=actor, detail=verification.message
+        )
+    return verification
 
 
 def credential_open(credential: TenantModelCredential, *, use_cache: bool = True) -> Secret:

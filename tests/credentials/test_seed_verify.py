@@ -29,6 +29,7 @@ def seed(run_command, provider, key, *flags):
 @pytest.mark.parametrize(
     ("provider", "url", "key"),
     [("anthropic", ANTHROPIC_MODELS, anthropic_key()), ("openrouter", OPENROUTER_KEY, openrouter_key())],
+    ids=["anthropic", "openrouter"],
 )
 def test_an_accepted_key_is_stored_verified(tenant, run_command, provider, url, key):
     route = respx.get(url).mock(return_value=httpx.Response(200, json={"data": []}))
@@ -64,7 +65,9 @@ def test_a_rejected_key_is_refused_and_nothing_is_stored(tenant, run_command):
 
 
 @respx.mock
-@pytest.mark.parametrize("failure", [httpx.Response(503), httpx.Response(429), httpx.ConnectError("refused")])
+@pytest.mark.parametrize(
+    "failure", [httpx.Response(503), httpx.Response(429), httpx.ConnectError("refused")], ids=["503", "429", "connect"]
+)
 def test_an_unreachable_provider_stores_nothing_unless_asked(tenant, run_command, failure):
     key = openrouter_key()
     respx.get(OPENROUTER_KEY).mock(side_effect=[failure, failure, failure, failure])

@@ -2,14 +2,11 @@ import getpass
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from credentials.keys import MAX_KEY_LENGTH, PROVIDER_LABELS, InvalidKey, parse_api_key
-from credentials.kms import KmsError
+from credentials.keys import MAX_KEY_LENGTH, PROVIDER_LABELS
 from credentials.models import Provider
-from credentials.services import Actor, credential_create
-from routing.verification import Verdict, verify_key
+from credentials.services import Actor, credential_submit
 from tenants.management import tenant_for_command
 
 
@@ -36,39 +33,28 @@ class Command(BaseCommand):
             help="With --verify: if the provider cannot be reached, store the key marked unverified.",
         )
 
-    @sensitive_variables("raw", "secret")
+    @sensitive_variables("raw")
     def handle(self, *, tenant, provider, verify, allow_unverified, **options):
         if allow_unverified and not verify:
             raise CommandError("--allow-unverified only makes sense with --verify.")
         tenant_row = tenant_for_command(tenant)
         raw = self.read_key(options.get("stdin") or sys.stdin, PROVIDER_LABELS[provider])
-        try:
-            secret = parse_api_key(raw, provider=provider)
-        except InvalidKey as exc:
-            raise CommandError(f"{exc} Nothing was stored.") from None
-        validated_at = None
-        if verify:
-            verification = verify_key(provider, secret)
-            if verification.verdict is Verdict.REJECTED:
-                raise CommandError(f"{verification.message} Nothing was stored.")
-            if verification.verdict is Verdict.UNREACHABLE and not allow_unverified:
-                raise CommandError(
-                    f"{verification.message} Nothing was stored: run it again later, or add "
-                    "--allow-unverified to store the key unverified."
-                )
-            if verification.accepted:
-                validated_at = timezone.now()
-        try:
-            stored = credential_create(
-                tenant=tenant_row,
-                provider=provider,
-                secret=secret,
-                actor=Actor.command("seed_credential"),
-                validated_at=validated_at,
+        submission = credential_submit(
+            tenant=tenant_row,
+            provider=provider,
+            raw=raw,
+            actor=Actor.command("seed_credential"),
+            verify=verify,
+            allow_unverified=allow_unverified,
+        )
+        if submission.unreachable:
+            raise CommandError(
+                f"{submission.problem} Nothing was stored: run it again later, or add "
+                "--allow-unverified to store the key unverified."
             )
-        except KmsError as exc:
-            raise CommandError(f"{exc} Nothing was stored.") from None
-        credential = stored.credential
+        if submission.stored is None:
+            raise CommandError(f"{submission.problem} Nothing was stored.")
+        credential, replaced = submission.stored
         self.stdout.write(
             self.style.SUCCESS(
                 f"Stored {PROVIDER_LABELS[provider]} {credential.key_hint} for tenant {tenant_row.slug} "
@@ -76,10 +62,10 @@ class Command(BaseCommand):
             )
         )
         if verify:
-            state = "verified with" if validated_at else "NOT verified: could not reach"
+            state = "verified with" if credential.validated_at else "NOT verified: could not reach"
             self.stdout.write(f"The key is {state} {PROVIDER_LABELS[provider].removesuffix(' API key')}.")
-        if stored.replaced is not None:
-            self.stdout.write(f"It replaces {stored.replaced.key_hint}, which is now revoked.")
+        if replaced is not None:
+            self.stdout.write(f"It replaces {replaced.key_hint}, which is now revoked.")
 
     @sensitive_variables("raw")
     def read_key(self, stream, label: str) -> str:
