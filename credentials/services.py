@@ -128,7 +128,9 @@ def _store(
 ) -> StoredCredential:
     # Lock the tenant row: concurrent writers of one tenant's credentials queue here, so the
     # partial unique constraint is never the thing that stops the second one.
-    Tenant.objects.select_for_update().get(pk=tenant.pk)
+    # FOR NO KEY UPDATE: writers still queue, but the foreign-key checks of concurrent event
+    # inserts (revoke, rewrap) pass, so they cannot deadlock with this transaction.
+    Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
     previous = (
         TenantModelCredential.objects.select_for_update()
         .filter(tenant=tenant, provider=provider, status=Status.ACTIVE)

@@ -1,7 +1,8 @@
 """Settings for the test suite: the real settings module, read from tests/test.env.
 
-Whatever the developer's shell or .env holds, tests run with a local test KMS key, no
-global provider keys, fast password hashing and an in-process cache.
+A developer's .env is never read; tests run with the local test KMS key (a subprocess test
+may export another), never Cloud KMS, no global provider keys, fast password hashing and an
+in-process cache.
 """
 
 import os
@@ -13,8 +14,13 @@ from sinatra.settings import *  # noqa: F403
 from sinatra.settings import env
 
 TEST_KMS_KEY = env.str("SINATRA_LOCAL_DEV_KMS_KEY")
+# Never Cloud KMS from the shell: the local test key (or one a subprocess test exports), and any
+# old keys a rotation test names.
 SINATRA_KMS_BACKENDS = [
-    {"BACKEND": "credentials.kms.local.LocalKmsBackend", "OPTIONS": {"key": TEST_KMS_KEY, "old_keys": []}},
+    {
+        "BACKEND": "credentials.kms.local.LocalKmsBackend",
+        "OPTIONS": {"key": TEST_KMS_KEY, "old_keys": env.list("SINATRA_LOCAL_DEV_KMS_OLD_KEYS", default=[])},
+    },
 ]
 SINATRA_SINGLE_TENANT = False
 ANTHROPIC_API_KEY = ""

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
+from django.views.decorators.debug import sensitive_variables
 
 
 class KmsError(Exception):
@@ -103,9 +104,13 @@ class Keyring:
         """Return (kek_id, kek_version) that new and rewrapped rows get."""
         return self.primary.primary_kek()
 
+    # sensitive_variables() with no names hides every variable of every frame below (the
+    # backends and the KMS client libraries) from Django's error reports: they hold data keys.
+    @sensitive_variables()
     def wrap(self, dek: bytes, *, aad: bytes) -> WrappedKey:
         return self.primary.wrap(dek, aad=aad)
 
+    @sensitive_variables()
     def unwrap(self, wrapped: bytes, *, kek_id: str, aad: bytes) -> UnwrappedKey:
         for backend in self.backends:
             if backend.handles(kek_id):
