@@ -2,8 +2,9 @@
 
 from django.contrib import admin, messages
 
+from .kms import KmsError
 from .models import CredentialEvent, Status, TenantModelCredential
-from .services import Actor, credential_revoke
+from .services import Actor, credential_reverify, credential_revoke
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -68,7 +69,7 @@ class TenantModelCredentialAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     inlines = [CredentialEventInline]
-    actions = ["revoke"]
+    actions = ["revoke", "reverify"]
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("credentials.change_tenantmodelcredential")
@@ -81,6 +82,23 @@ class TenantModelCredentialAdmin(ReadOnlyAdmin):
             credential_revoke(credential=credential, actor=actor)
             revoked += 1
         self.message_user(request, f"Revoked {revoked} credential(s).", messages.SUCCESS)
+
+    @admin.action(description="Re-verify selected credentials with their provider", permissions=["revoke"])
+    def reverify(self, request, queryset):
+        actor = Actor.of_user(request.user)
+        for credential in queryset.filter(status=Status.ACTIVE).select_related("tenant"):
+            name = f"{credential.tenant.slug}/{credential.provider} {credential.key_hint}"
+            try:
+                verification = credential_reverify(credential=credential, actor=actor)
+            except KmsError as exc:
+                self.message_user(request, f"{name} does not decrypt: {exc}", messages.ERROR)
+                continue
+            if verification.accepted:
+                self.message_user(request, f"{name}: accepted by the provider.", messages.SUCCESS)
+            elif verification.verdict == "rejected":
+                self.message_user(request, f"{name}: {verification.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{name}: could not verify now: {verification.message}", messages.WARNING)
 
 
 @admin.register(CredentialEvent)

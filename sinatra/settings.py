@@ -8,6 +8,7 @@ start-up error that names the variable.
 import base64
 import binascii
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -79,6 +80,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "tenants",
     "credentials",
     "routing",
@@ -93,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sinatra.urls"
@@ -108,6 +112,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.site",
             ],
         },
     },
@@ -138,6 +143,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- People: sign-in, throttled by django-axes (per username and client address).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_AGE = 60 * 60 * 12
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["password", "new_password1", "new_password2", "anthropic_key", "openrouter_key"]
+
+# Mail (password resets, invitations): printed to the console unless EMAIL_URL names a server,
+# e.g. smtp+tls://user:password@smtp.example.com:587.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Sinatra <sinatra@localhost>")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -145,6 +172,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -175,12 +203,13 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        "axes": {"level": "WARNING"},
         # Google's client logs request payloads (wrapped data keys) at DEBUG: never let them through.
         "google": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         # Without handlers of its own (Django's defaults are an unfiltered console in DEBUG and
         # mail to ADMINS), "django" reaches only the root's filtered handler.
-        "django": {"handlers": [], "level": "INFO"},
+        "django": {"handlers": [], "level": env.str("LOG_LEVEL", default="INFO")},
     },
 }
 
@@ -254,6 +283,13 @@ SINATRA_DEK_CACHE_SECONDS = _seconds("SINATRA_DEK_CACHE_SECONDS", default=300, z
 # --- Routing and providers.
 SINATRA_SINGLE_TENANT = env.bool("SINATRA_SINGLE_TENANT", default=False)
 SINATRA_ALLOW_SIGNUP = env.bool("SINATRA_ALLOW_SIGNUP", default=False)
+# How long an invitation (install) link stays valid.
+try:
+    SINATRA_INVITATION_DAYS = env.int("SINATRA_INVITATION_DAYS", default=7)
+except ValueError:
+    SINATRA_INVITATION_DAYS = 0
+if SINATRA_INVITATION_DAYS < 1:
+    raise ImproperlyConfigured("SINATRA_INVITATION_DAYS must be a whole number of days, at least 1.")
 SINATRA_MODEL_CATALOG_SECONDS = _seconds("SINATRA_MODEL_CATALOG_SECONDS", default=3600, zero_means="fetch every time")
 SINATRA_ANTHROPIC_BASE_URL = env.str("SINATRA_ANTHROPIC_BASE_URL", default="https://api.anthropic.com").rstrip("/")
 SINATRA_OPENROUTER_BASE_URL = env.str("SINATRA_OPENROUTER_BASE_URL", default="https://openrouter.ai/api/v1").rstrip("/")

@@ -8,4 +8,6 @@ admin.site.index_title = "Tenants, people and model credentials"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("routing.urls")),
+    path("", include("credentials.urls")),
+    path("", include("tenants.urls")),
 ]

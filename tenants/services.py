@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import NamedTuple
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
 
-from .models import Membership, Tenant
+from .models import Invitation, Membership, Role, Tenant
 
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
@@ -71,3 +75,149 @@ def membership_add(*, tenant: Tenant, user: AbstractBaseUser, role: str) -> Memb
     """Give a user a role in a tenant; an existing membership keeps its role."""
     membership, created = Membership.objects.get_or_create(tenant=tenant, user=user, defaults={"role": role})
     return MembershipResult(membership, created)
+
+
+ROLE_RANK = {Role.MEMBER: 0, Role.ADMIN: 1, Role.OWNER: 2}
+INVITATION_SALT = "sinatra.tenants.invitation"
+
+
+class InvitationError(Exception):
+    """An invitation link cannot be used; the message says why, for the person holding it."""
+
+
+class IssuedInvitation(NamedTuple):
+    invitation: Invitation
+    token: str
+
+    @property
+    def url(self) -> str:
+        return invitation_url(self.token)
+
+
+def invitation_url(token: str) -> str:
+    """Return the one-time link built on SINATRA_BASE_URL."""
+    return f"{settings.SINATRA_BASE_URL}/install/{token}/"
+
+
+@transaction.atomic
+def invitation_create(
+    *, tenant: Tenant, email: str, role: str, invited_by: AbstractBaseUser | None = None
+) -> IssuedInvitation:
+    """Invite a person to a tenant with a role; their earlier pending invitations there end."""
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError(f"{email!r} is not a valid email address.") from None
+    if role not in Role.values:
+        raise ValidationError(f"{role!r} is not a role: use owner, admin or member.")
+    now = timezone.now()
+    Invitation.objects.filter(tenant=tenant, email=email, accepted_at=None, revoked_at=None).update(revoked_at=now)
+    invitation = Invitation.objects.create(
+        tenant=tenant,
+        email=email,
+        role=role,
+        invited_by=invited_by,
+        expires_at=now + timedelta(days=settings.SINATRA_INVITATION_DAYS),
+    )
+    token = signing.dumps(str(invitation.id), salt=INVITATION_SALT)
+    return IssuedInvitation(invitation, token)
+
+
+def invitation_for_token(token: str) -> Invitation:
+    """Return the pending invitation a link names; raise InvitationError saying why not.
+
+    A token whose signature does not verify raises Invitation.DoesNotExist (a plain 404).
+    """
+    try:
+        invitation_id = signing.loads(
+            token, salt=INVITATION_SALT, max_age=timedelta(days=settings.SINATRA_INVITATION_DAYS)
+        )
+    except signing.SignatureExpired:
+        raise InvitationError("This link has expired: ask for a new one.") from None
+    except signing.BadSignature:
+        raise Invitation.DoesNotExist from None
+    invitation = Invitation.objects.select_related("tenant").get(pk=invitation_id)
+    state = invitation.state
+    if state == "accepted":
+        raise InvitationError("This link has already been used: sign in instead.")
+    if state == "revoked":
+        raise InvitationError("This link was withdrawn: ask for a new one.")
+    if state == "expired":
+        raise InvitationError("This link has expired: ask for a new one.")
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Membership:
+    """Use an invitation once: the user joins with its role (an existing member keeps a higher one)."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.state != "pending":
+        raise InvitationError("This link can no longer be used.")
+    if user.email.lower() != invitation.email:
+        raise InvitationError(f"This link is for {invitation.email}: sign out and open it again.")
+    membership, created = Membership.objects.get_or_create(
+        tenant_id=invitation.tenant_id, user=user, defaults={"role": invitation.role}
+    )
+    if not created and ROLE_RANK[Role(invitation.role)] > ROLE_RANK[Role(membership.role)]:
+        membership.role = invitation.role
+        membership.save(update_fields=["role"])
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation) -> Invitation:
+    """Withdraw a pending invitation; its link stops working."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.state == "pending":
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+    return invitation
+
+
+@transaction.atomic
+def tenant_update(*, tenant: Tenant, name: str | None = None, default_model: str | None = None) -> Tenant:
+    """Rename a tenant or set its default model (checked against the routing rules)."""
+    fields = []
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise ValidationError("A tenant name is 1 to 200 characters.")
+        tenant.name = name
+        fields.append("name")
+    if default_model is not None:
+        default_model = default_model.strip()
+        if default_model:
+            validate_default_model(default_model)
+        tenant.default_model = default_model
+        fields.append("default_model")
+    if fields:
+        tenant.save(update_fields=[*fields, "updated_at"])
+    return tenant
+
+
+def validate_default_model(model: str) -> None:
+    """Refuse a default model the routing rules could never serve, with the rules' own message."""
+    from routing.errors import RoutingError
+    from routing.rules import route
+    from routing.sinatrarc import config_from_mapping
+
+    try:
+        agent = config_from_mapping({"agent": {"model": model}})
+        route(agent.model, None)
+    except RoutingError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    """Remove a person from a tenant; the last owner cannot be removed."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.OWNER:
+        owners = Membership.objects.select_for_update().filter(tenant_id=membership.tenant_id, role=Role.OWNER)
+        if owners.count() <= 1:
+            raise ValidationError("The last owner cannot be removed: make someone else owner first.")
+    membership.delete()

@@ -1,15 +1,18 @@
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from tenants.models import Role
-from tenants.services import membership_add, tenant_create, user_for_email
+from tenants.services import invitation_create, membership_add, tenant_create, user_for_email
 
 
 class Command(BaseCommand):
     help = (
-        "Create a tenant, and with --owner-email its owner. On an existing slug it says so and "
-        "changes nothing but adding a named owner who is not yet a member."
+        "Create a tenant, and with --owner-email its owner, printing the owner's one-time install "
+        "link (/install/<token>/, valid SINATRA_INVITATION_DAYS days). On an existing slug it says so "
+        "and changes nothing but adding a named owner who is not yet a member (and a fresh link for an "
+        "owner who has not set a password yet)."
     )
 
     def add_arguments(self, parser):
@@ -39,3 +42,16 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Added {owner.email} as owner of {tenant.slug}."))
         else:
             self.stdout.write(f"{owner.email} is already {membership.role} of {tenant.slug}.")
+        if owner.has_usable_password():
+            self.stdout.write(
+                f"{owner.email} has an account: they sign in at {settings.SINATRA_BASE_URL}/accounts/login/"
+            )
+            return
+        if membership.role != Role.OWNER:
+            return
+        issued = invitation_create(tenant=tenant, email=owner.email, role=Role.OWNER)
+        self.stdout.write(
+            f"Install link for {owner.email} (works once, for {settings.SINATRA_INVITATION_DAYS} days; "
+            "earlier links stop working):"
+        )
+        self.stdout.write(issued.url)

@@ -1,0 +1,139 @@
+"""Forms of the tenant console and the install flow. Key fields never render their value back."""
+
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+
+from credentials.keys import MAX_KEY_LENGTH, PROVIDER_LABELS
+
+from .models import Role, Tenant
+from .services import validate_default_model, validate_tenant_slug
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, asking for the email people were invited with."""
+
+    username = forms.CharField(
+        label="Email",
+        max_length=254,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none"}),
+    )
+
+
+class KeyField(forms.CharField):
+    """A pasted API key: a password input that is never filled in again, even after an error."""
+
+    def __init__(self, provider: str, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("strip", False)  # parse_api_key strips, and says so
+        kwargs.setdefault("max_length", MAX_KEY_LENGTH * 4)
+        super().__init__(
+            label=PROVIDER_LABELS[provider],
+            widget=forms.PasswordInput(
+                render_value=False,
+                attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none", "data-reveal": "1"},
+            ),
+            **kwargs,
+        )
+
+
+class TenantNameForm(forms.Form):
+    name = forms.CharField(label="Tenant name", max_length=200, help_text="How your team calls this workspace.")
+
+
+class KeysForm(forms.Form):
+    """Step 2 of the install flow: one or both keys."""
+
+    anthropic_key = KeyField("anthropic", help_text="Starts with sk-ant-api03-. From the Anthropic Console.")
+    save_anthropic_unverified = forms.BooleanField(
+        required=False, label="Save the Anthropic key without verifying it (Anthropic could not be reached)"
+    )
+    openrouter_key = KeyField("openrouter", help_text="Starts with sk-or-v1-. From openrouter.ai/keys.")
+    save_openrouter_unverified = forms.BooleanField(
+        required=False, label="Save the OpenRouter key without verifying it (OpenRouter could not be reached)"
+    )
+
+
+class ReplaceKeyForm(forms.Form):
+    """Paste a new key for one provider; the active one is revoked when it is saved."""
+
+    save_unverified = forms.BooleanField(required=False, label="Save it without verifying it")
+
+    def __init__(self, *args, provider: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields = {"key": KeyField(provider, required=True), **self.fields}
+
+
+class DefaultModelForm(forms.Form):
+    default_model = forms.CharField(
+        label="Default model",
+        max_length=200,
+        required=False,
+        help_text="Used when a repo's .sinatrarc names no model: opus, sonnet, haiku, a claude-... id, "
+        "or an OpenRouter slug such as openai/gpt-5. Empty means sonnet.",
+        widget=forms.TextInput(attrs={"list": "model-suggestions", "autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def clean_default_model(self) -> str:
+        model = self.cleaned_data["default_model"].strip()
+        if model:
+            validate_default_model(model)
+        return model
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label="Email", max_length=254)
+    role = forms.ChoiceField(
+        label="Role",
+        choices=[(Role.ADMIN, "Admin: manages keys"), (Role.MEMBER, "Member: sees key hints and events")],
+        initial=Role.MEMBER,
+    )
+
+
+class SignupForm(forms.Form):
+    """Self sign-up (SINATRA_ALLOW_SIGNUP): a person and the tenant they will own."""
+
+    email = forms.EmailField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    tenant_name = forms.CharField(label="Tenant name", max_length=200)
+    tenant_slug = forms.CharField(
+        label="Tenant address",
+        max_length=63,
+        help_text="Lowercase letters, digits and hyphens: your console is at /t/<address>/.",
+    )
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        users = get_user_model().objects
+        if users.filter(email__iexact=email).exists() or users.filter(username__iexact=email).exists():
+            raise ValidationError("An account with this email exists: sign in instead.")
+        return email
+
+    def clean_tenant_slug(self) -> str:
+        slug = self.cleaned_data["tenant_slug"].strip().lower()
+        validate_tenant_slug(slug)
+        if Tenant.objects.filter(slug=slug).exists():
+            raise ValidationError("That address is taken: choose another.")
+        return slug
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", "The two passwords differ.")
+        elif first:
+            user = get_user_model()(username=cleaned.get("email", ""), email=cleaned.get("email", ""))
+            try:
+                password_validation.validate_password(first, user)
+            except ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned

@@ -1,0 +1,28 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+from .forms import SignInForm
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=SignInForm, redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("install/<str:token>/", views.install, name="install"),
+    path("t/<slug:slug>/", views.console, name="console"),
+    path("t/<slug:slug>/setup/", views.setup_name, name="setup-name"),
+    path("t/<slug:slug>/setup/keys/", views.setup_keys, name="setup-keys"),
+    path("t/<slug:slug>/setup/model/", views.setup_model, name="setup-model"),
+    path("t/<slug:slug>/members/", views.members, name="members"),
+    path(
+        "t/<slug:slug>/members/invitations/<uuid:invitation_id>/withdraw/",
+        views.invitation_withdraw,
+        name="invitation-withdraw",
+    ),
+    path("t/<slug:slug>/members/<int:membership_id>/remove/", views.member_remove, name="member-remove"),
+]
