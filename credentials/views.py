@@ -84,8 +84,8 @@ def revoke(request: HttpRequest, tenant: Tenant, membership: Membership, credent
     return render(request, "credentials/revoke.html", context)
 
 
-@require_POST
 @tenant_view(roles=MANAGERS)
+@require_POST
 def reverify(request: HttpRequest, tenant: Tenant, membership: Membership, credential_id) -> HttpResponse:
     credential = get_object_or_404(TenantModelCredential, pk=credential_id, tenant=tenant, status=Status.ACTIVE)
     label = f"{PROVIDER_LABELS[credential.provider]} {credential.key_hint}"

@@ -25,7 +25,11 @@ def membership_for(request: HttpRequest, slug: str) -> Membership:
 
 
 def tenant_view(*, roles: tuple[str, ...] = (Role.OWNER, Role.ADMIN, Role.MEMBER)) -> Callable:
-    """Decorate a view taking (request, tenant, membership, ...) reached as /t/<slug>/..."""
+    """Decorate a view taking (request, tenant, membership, ...) reached as /t/<slug>/...
+
+    Put it above `require_POST`: who asks is checked before how, so that whatever the method,
+    a visitor who is signed out gets the sign-in page and a stranger to the tenant gets 404.
+    """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @login_required

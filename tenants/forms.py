@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from credentials.keys import MAX_KEY_LENGTH, PROVIDER_LABELS
 
 from .models import Role, Tenant
-from .services import validate_default_model, validate_tenant_slug
+from .services import existing_user_for_email, validate_default_model, validate_tenant_slug
 
 
 class SignInForm(AuthenticationForm):
@@ -19,6 +19,12 @@ class SignInForm(AuthenticationForm):
         max_length=254,
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none"}),
     )
+
+    def clean_username(self) -> str:
+        """Take the email in any case: the account is found as invitations find it (address, or username)."""
+        typed = self.cleaned_data["username"].strip()
+        account = existing_user_for_email(typed)
+        return account.get_username() if account is not None else typed
 
 
 class KeyField(forms.CharField):
@@ -39,11 +45,20 @@ class KeyField(forms.CharField):
 
 
 class TenantNameForm(forms.Form):
-    name = forms.CharField(label="Tenant name", max_length=200, help_text="How your team calls this workspace.")
+    name = forms.CharField(
+        label="Tenant name",
+        max_length=200,
+        help_text="How your team calls this workspace.",
+        widget=forms.TextInput(attrs={"autofocus": True}),
+    )
 
 
 class KeysForm(forms.Form):
     """Step 2 of the install flow: one or both keys."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["anthropic_key"].widget.attrs["autofocus"] = True
 
     anthropic_key = KeyField("anthropic", help_text="Starts with sk-ant-api03-. From the Anthropic Console.")
     save_anthropic_unverified = forms.BooleanField(
@@ -72,7 +87,9 @@ class DefaultModelForm(forms.Form):
         required=False,
         help_text="Used when a repo's .sinatrarc names no model: opus, sonnet, haiku, a claude-... id, "
         "or an OpenRouter slug such as openai/gpt-5. Empty means sonnet.",
-        widget=forms.TextInput(attrs={"list": "model-suggestions", "autocomplete": "off", "spellcheck": "false"}),
+        widget=forms.TextInput(
+            attrs={"list": "model-suggestions", "autocomplete": "off", "spellcheck": "false", "autofocus": True}
+        ),
     )
 
     def clean_default_model(self) -> str:

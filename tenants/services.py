@@ -54,20 +54,28 @@ def user_for_email(email: str) -> AbstractBaseUser:
         validate_email(email)
     except ValidationError:
         raise ValidationError(f"{email!r} is not a valid email address.") from None
-    User = get_user_model()
-    user = User.objects.filter(email__iexact=email).order_by("pk").first()
+    user = existing_user_for_email(email)
+    if user is not None and not user.email:
+        user.email = email
+        user.save(update_fields=["email"])
     if user is None:
-        # An account may already have this address as its username (createsuperuser asks for
-        # no email): that is the same person, and a new user would clash on the username.
-        user = User.objects.filter(username__iexact=email).order_by("pk").first()
-        if user is not None and not user.email:
-            user.email = email
-            user.save(update_fields=["email"])
-    if user is None:
-        user = User(username=email, email=email)
+        user = get_user_model()(username=email, email=email)
         user.set_unusable_password()
         user.save()
     return user
+
+
+def existing_user_for_email(email: str) -> AbstractBaseUser | None:
+    """Return the account of this email address, if there is one.
+
+    An account may have the address as its username and no email (createsuperuser asks for
+    none): that is the same person, and a new user would clash on the username.
+    """
+    users = get_user_model().objects
+    return (
+        users.filter(email__iexact=email).order_by("pk").first()
+        or users.filter(username__iexact=email).order_by("pk").first()
+    )
 
 
 @transaction.atomic
@@ -148,13 +156,33 @@ def invitation_for_token(token: str) -> Invitation:
     return invitation
 
 
+def invitation_is_for(invitation: Invitation, user: AbstractBaseUser) -> bool:
+    """Whether this signed-in user is the person the invitation names (by email or username)."""
+    person = existing_user_for_email(invitation.email)
+    return person is not None and person.pk == user.pk
+
+
+def invitation_sets_password(*, invitation: Invitation, person: AbstractBaseUser | None) -> bool:
+    """Whether opening the link may choose the person's password, rather than ask them to sign in.
+
+    Only for a new person, or an account with no way in yet that belongs to no other tenant
+    (the owner `create_tenant` names). The inviting owner sees the link too: it must never
+    take over an account that has a password, is an operator's, or holds another tenant.
+    """
+    if person is None:
+        return True
+    if person.has_usable_password() or not person.is_active or person.is_staff or person.is_superuser:
+        return False
+    return not Membership.objects.filter(user=person).exclude(tenant_id=invitation.tenant_id).exists()
+
+
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Membership:
     """Use an invitation once: the user joins with its role (an existing member keeps a higher one)."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.state != "pending":
         raise InvitationError("This link can no longer be used.")
-    if user.email.lower() != invitation.email:
+    if not invitation_is_for(invitation, user):
         raise InvitationError(f"This link is for {invitation.email}: sign out and open it again.")
     membership, created = Membership.objects.get_or_create(
         tenant_id=invitation.tenant_id, user=user, defaults={"role": invitation.role}

@@ -12,6 +12,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("install/<str:token>/", views.install, name="install"),
     path("t/<slug:slug>/", views.console, name="console"),

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, password_validation
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -26,10 +28,13 @@ from .forms import DefaultModelForm, InviteForm, KeysForm, SignupForm, TenantNam
 from .models import Invitation, Membership, Role, Tenant
 from .services import (
     InvitationError,
+    existing_user_for_email,
     invitation_accept,
     invitation_create,
     invitation_for_token,
+    invitation_is_for,
     invitation_revoke,
+    invitation_sets_password,
     membership_add,
     membership_remove,
     tenant_create,
@@ -70,16 +75,15 @@ def install(request: HttpRequest, token: str) -> HttpResponse:
     except InvitationError as exc:
         return render(request, "tenants/install_invalid.html", {"problem": str(exc)}, status=410)
     tenant = invitation.tenant
-    User = get_user_model()
-    person = User.objects.filter(email__iexact=invitation.email).order_by("pk").first()
+    person = existing_user_for_email(invitation.email)
     context = {"invitation": invitation, "tenant": tenant}
 
-    if request.user.is_authenticated and request.user.email.lower() != invitation.email:
+    if request.user.is_authenticated and not invitation_is_for(invitation, request.user):
         return render(request, "tenants/install_wrong_user.html", context, status=403)
 
-    if person is not None and person.has_usable_password():
+    if not invitation_sets_password(invitation=invitation, person=person):
         if not request.user.is_authenticated:
-            return redirect(f"{reverse('login')}?next={request.path}")
+            return redirect_to_login(request.get_full_path())
         if request.method == "POST":
             try:
                 membership = invitation_accept(invitation=invitation, user=request.user)
@@ -90,18 +94,21 @@ def install(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "tenants/install_join.html", context)
 
     # A new person, or an owner created by `create_tenant` who has no password yet.
-    errors: list[str] = []
+    # Each problem is shown next to its field: the password rules under the first, a mismatch
+    # under the second.
+    password_errors: list[str] = []
+    again_errors: list[str] = []
     if request.method == "POST":
         password = request.POST.get("new_password1", "")
         if password != request.POST.get("new_password2", ""):
-            errors.append("The two passwords differ.")
+            again_errors.append("The two passwords differ.")
         else:
-            candidate = person or User(username=invitation.email, email=invitation.email)
+            candidate = person or get_user_model()(username=invitation.email, email=invitation.email)
             try:
                 password_validation.validate_password(password, candidate)
             except ValidationError as exc:
-                errors.extend(exc.messages)
-        if not errors:
+                password_errors.extend(exc.messages)
+        if not (password_errors or again_errors):
             with transaction.atomic():
                 user = user_for_email(invitation.email)
                 user.set_password(password)
@@ -114,7 +121,11 @@ def install(request: HttpRequest, token: str) -> HttpResponse:
             login(request, user, backend=SIGN_IN_BACKEND)
             messages.success(request, f"Welcome to {tenant.name}.")
             return redirect(_after_joining(tenant, membership.role))
-    context.update(errors=errors, password_help=password_validation.password_validators_help_texts())
+    context.update(
+        password_errors=password_errors,
+        again_errors=again_errors,
+        password_help=password_validation.password_validators_help_texts(),
+    )
     return render(request, "tenants/install_password.html", context)
 
 
@@ -146,7 +157,7 @@ def setup_name(request: HttpRequest, tenant: Tenant, membership: Membership) -> 
     if request.method == "POST" and form.is_valid():
         tenant_update(tenant=tenant, name=form.cleaned_data["name"])
         return redirect("setup-keys", tenant.slug)
-    return render(request, "tenants/setup_name.html", {"tenant": tenant, "form": form, "step": 1})
+    return render(request, "tenants/setup_name.html", {"tenant": tenant, "section": "setup", "form": form, "step": 1})
 
 
 KEY_FIELDS = (
@@ -192,14 +203,17 @@ def setup_keys(request: HttpRequest, tenant: Tenant, membership: Membership) -> 
             if pasted or tenant.credentials.filter(status="active").exists():
                 return redirect("setup-model", tenant.slug)
             form.add_error(None, "Paste at least one key: Anthropic, OpenRouter, or both.")
+    providers = tenant_credentials(tenant=tenant)
     return render(
         request,
         "tenants/setup_keys.html",
         {
             "tenant": tenant,
+            "section": "setup",
             "form": form,
             "step": 2,
-            "providers": tenant_credentials(tenant=tenant),
+            "providers": providers,
+            "has_keys": any(entry.active for entry in providers),
             "offer_unverified": offer_unverified,
         },
     )
@@ -218,6 +232,7 @@ def setup_model(request: HttpRequest, tenant: Tenant, membership: Membership) ->
         previewed = chosen
     context = {
         "tenant": tenant,
+        "section": "setup",
         "form": form,
         "step": 3,
         "previewed": previewed or "sonnet",
@@ -249,7 +264,7 @@ def console(request: HttpRequest, tenant: Tenant, membership: Membership) -> Htt
 def members(request: HttpRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
     is_owner = membership.role == Role.OWNER
     form = InviteForm(request.POST or None)
-    issued = None
+    issued, emailed = None, False
     if request.method == "POST":
         if not is_owner:
             raise PermissionDenied("Only owners invite people.")
@@ -264,7 +279,7 @@ def members(request: HttpRequest, tenant: Tenant, membership: Membership) -> Htt
             except ValidationError as exc:
                 form.add_error("email", exc)
             else:
-                _send_invitation(request, issued)
+                emailed = _send_invitation(request, issued)
                 form = InviteForm()
     context = {
         "tenant": tenant,
@@ -273,6 +288,7 @@ def members(request: HttpRequest, tenant: Tenant, membership: Membership) -> Htt
         "is_owner": is_owner,
         "form": form,
         "issued": issued,
+        "emailed": emailed,
         "memberships": tenant.memberships.select_related("user").order_by("role", "user__email"),
         "invitations": [
             invitation
@@ -284,9 +300,10 @@ def members(request: HttpRequest, tenant: Tenant, membership: Membership) -> Htt
     return render(request, "tenants/members.html", context)
 
 
-def _send_invitation(request: HttpRequest, issued) -> None:
+def _send_invitation(request: HttpRequest, issued) -> bool:
+    """Email the link; return whether the mail went out (the page shows the link either way)."""
     invitation = issued.invitation
-    send_mail(
+    sent = send_mail(
         subject=f"You are invited to {invitation.tenant.name} on Sinatra",
         message=(
             f"{request.user.email or request.user.get_username()} invites you to {invitation.tenant.name} "
@@ -297,10 +314,11 @@ def _send_invitation(request: HttpRequest, issued) -> None:
         recipient_list=[invitation.email],
         fail_silently=True,
     )
+    return sent == 1
 
 
-@require_POST
 @tenant_view(roles=OWNERS)
+@require_POST
 def invitation_withdraw(request: HttpRequest, tenant: Tenant, membership: Membership, invitation_id) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=invitation_id, tenant=tenant)
     invitation_revoke(invitation=invitation)
@@ -308,8 +326,8 @@ def invitation_withdraw(request: HttpRequest, tenant: Tenant, membership: Member
     return redirect("members", tenant.slug)
 
 
-@require_POST
 @tenant_view(roles=OWNERS)
+@require_POST
 def member_remove(request: HttpRequest, tenant: Tenant, membership: Membership, membership_id: int) -> HttpResponse:
     target = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, tenant=tenant)
     try:
@@ -318,4 +336,14 @@ def member_remove(request: HttpRequest, tenant: Tenant, membership: Membership, 
         messages.error(request, exc.messages[0])
     else:
         messages.success(request, f"{target.user.email or target.user.get_username()} was removed from {tenant.name}.")
+        if target.pk == membership.pk:  # an owner who left may no longer see the tenant's pages
+            return redirect("home")
     return redirect("members", tenant.slug)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Reset links are built on SINATRA_BASE_URL, never on the Host header a request carried."""
+
+    def form_valid(self, form):
+        self.extra_email_context = {"base_url": settings.SINATRA_BASE_URL}
+        return super().form_valid(form)

@@ -1,0 +1,217 @@
+"""Who reaches which tenant URL: every URL under /t/<slug>/, found in the URLconf, for every visitor.
+
+Signed out: the sign-in page. A stranger to the tenant (another tenant's owner, an operator, a
+slug that does not exist): 404, for GET and POST alike. Another tenant's credential, invitation or
+membership under your own slug: 404. A role the URL does not allow: 403. Nothing changes in any
+of these cases.
+"""
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.conf import settings
+from django.shortcuts import resolve_url
+from django.urls import reverse
+
+from credentials.models import CredentialEvent, TenantModelCredential
+from tenants.models import Invitation, Membership, Role, Tenant
+from tenants.services import invitation_create
+from tests.web import join, make_person, signed_in, tenant_url_patterns
+
+EVERYONE = (Role.OWNER, Role.ADMIN, Role.MEMBER)
+MANAGERS = (Role.OWNER, Role.ADMIN)
+OWNERS = (Role.OWNER,)
+
+
+@dataclass(frozen=True)
+class Access:
+    """The roles that may GET a URL (none: it takes POST only) and POST to it."""
+
+    get: tuple[str, ...]
+    post: tuple[str, ...]
+
+
+# The one table of tenant URLs, by name. `test_the_table_covers_every_tenant_url` holds it to
+# the URLconf, so a new URL under /t/<slug>/ fails the suite until its roles are written here.
+ACCESS = {
+    "console": Access(get=EVERYONE, post=EVERYONE),
+    "setup-name": Access(get=MANAGERS, post=MANAGERS),
+    "setup-keys": Access(get=MANAGERS, post=MANAGERS),
+    "setup-model": Access(get=MANAGERS, post=MANAGERS),
+    "members": Access(get=EVERYONE, post=OWNERS),
+    "invitation-withdraw": Access(get=(), post=OWNERS),
+    "member-remove": Access(get=(), post=OWNERS),
+    "credentials": Access(get=EVERYONE, post=EVERYONE),
+    "credential-replace": Access(get=MANAGERS, post=MANAGERS),
+    "credential-revoke": Access(get=MANAGERS, post=MANAGERS),
+    "credential-verify": Access(get=(), post=MANAGERS),
+}
+
+TENANT_URLS = tenant_url_patterns()
+ROUTES = sorted(TENANT_URLS)
+# A parameter other than these names an object of the tenant (a credential, invitation, membership...).
+NOT_OBJECTS = {"slug", "provider"}
+OBJECT_ROUTES = [route for route in ROUTES if set(TENANT_URLS[route].pattern.converters) - NOT_OBJECTS]
+METHODS = ["get", "post"]
+
+
+def test_the_table_covers_every_tenant_url():
+    assert len(ROUTES) >= len(ACCESS)  # the URLconf was walked, not an empty list
+    assert all(TENANT_URLS[route].name for route in ROUTES), "every tenant URL has a name"
+    assert {TENANT_URLS[route].name for route in ROUTES} == set(ACCESS)
+
+
+def test_urls_with_object_ids_are_among_them():
+    assert {TENANT_URLS[route].name for route in OBJECT_ROUTES} >= {
+        "invitation-withdraw",
+        "member-remove",
+        "credential-revoke",
+        "credential-verify",
+    }
+
+
+@dataclass
+class World:
+    """acme (a person per role) and globex (its owner, the stranger); each with a key, an invitation
+    and a removable member, which `objects` gives as URL parameters: tenant slug -> parameter -> value.
+    """
+
+    people: dict
+    stranger: object
+    objects: dict
+
+    def url(self, route: str, *, slug: str = "acme", objects_of: str = "acme") -> str:
+        """The URL of `route` under a tenant slug, naming the objects of `objects_of`."""
+        pattern = TENANT_URLS[route]
+        values = {"slug": slug, **self.objects[objects_of]}
+        return reverse(pattern.name, kwargs={name: values[name] for name in pattern.pattern.converters})
+
+
+def objects_of(tenant: Tenant, store_key) -> dict:
+    removable = join(tenant, Role.MEMBER, email=f"removable@{tenant.slug}.example")
+    return {
+        "provider": "anthropic",
+        "credential_id": store_key(tenant, "anthropic").pk,
+        "invitation_id": invitation_create(
+            tenant=tenant, email=f"invited@{tenant.slug}.example", role=Role.MEMBER
+        ).invitation.pk,
+        "membership_id": Membership.objects.get(user=removable, tenant=tenant).pk,
+    }
+
+
+@pytest.fixture
+def world(tenant, make_tenant, people, store_key) -> World:
+    globex = make_tenant("globex")
+    stranger = join(globex, Role.OWNER, email="owner@globex.example")
+    return World(
+        people=people,
+        stranger=stranger,
+        objects={"acme": objects_of(tenant, store_key), "globex": objects_of(globex, store_key)},
+    )
+
+
+def state() -> tuple:
+    """Everything a tenant URL could change."""
+    return (
+        sorted(TenantModelCredential.objects.values_list("id", "status", "validated_at")),
+        sorted(Invitation.objects.values_list("id", "revoked_at", "accepted_at")),
+        sorted(Membership.objects.values_list("id", "tenant__slug", "role")),
+        sorted(Tenant.objects.values_list("slug", "name", "default_model")),
+        CredentialEvent.objects.count(),
+    )
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(client, world, route, method):
+    url = world.url(route)
+    before = state()
+    response = getattr(client, method)(url)
+    assert response.status_code == 302
+    location = urlsplit(response.url)
+    assert location.path == resolve_url(settings.LOGIN_URL) == "/accounts/login/"
+    assert parse_qs(location.query) == {"next": [url]}
+    assert state() == before
+
+
+@pytest.fixture(params=["owner of another tenant", "operator (superuser)", "owner, slug that does not exist"])
+def stranger(request, client, world):
+    """A signed-in client that has no business with acme, and the slug it asks for."""
+    if request.param == "owner of another tenant":
+        return signed_in(client, world.stranger), "acme"
+    if request.param == "operator (superuser)":
+        return signed_in(client, make_person("ops@example.com", is_staff=True, is_superuser=True)), "acme"
+    return signed_in(client, world.people[Role.OWNER]), "no-such-tenant"
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_stranger_to_the_tenant_gets_404(world, stranger, route, method):
+    client, slug = stranger
+    url = world.url(route, slug=slug, objects_of="acme")
+    before = state()
+    response = getattr(client, method)(url)
+    assert response.status_code == 404
+    assert "Not found" in response.content.decode()
+    assert "Acme" not in response.content.decode()
+    assert state() == before
+
+
+def by_role(*, may: bool) -> list[tuple[str, str, str]]:
+    """(route, method, role) for every role that may (or may not) use the route with that method.
+
+    GET on a POST-only URL counts with the POST roles: the method is discussed only with them.
+    """
+    cases = []
+    for route in ROUTES:
+        access = ACCESS.get(TENANT_URLS[route].name)
+        if access is None:
+            continue  # test_the_table_covers_every_tenant_url says which
+        for method, roles in (("get", access.get or access.post), ("post", access.post)):
+            cases += [(route, method, role) for role in EVERYONE if (role in roles) is may]
+    return cases
+
+
+# What may be used, with a method the URL takes (a GET on a POST-only URL is 405 whatever it names).
+OBJECT_CASES = [
+    (route, method, role)
+    for route, method, role in by_role(may=True)
+    if route in OBJECT_ROUTES and (method == "post" or ACCESS[TENANT_URLS[route].name].get)
+]
+
+
+@pytest.mark.parametrize(("route", "method", "role"), OBJECT_CASES)
+def test_another_tenants_object_under_your_own_slug_is_404(client, world, route, method, role):
+    """For every role that may use the URL; the others get 403 before any object is looked up."""
+    signed_in(client, world.people[role])
+    url = world.url(route, slug="acme", objects_of="globex")
+    before = state()
+    response = getattr(client, method)(url)
+    assert response.status_code == 404
+    assert state() == before
+
+
+@pytest.mark.parametrize(("route", "method", "role"), by_role(may=False))
+def test_a_role_the_url_does_not_allow_gets_403_and_changes_nothing(client, world, route, method, role):
+    signed_in(client, world.people[role])
+    before = state()
+    response = getattr(client, method)(world.url(route))
+    assert response.status_code == 403
+    assert "Not allowed" in response.content.decode()
+    if route in OBJECT_ROUTES:  # the same answer whoever's object the URL names
+        assert getattr(client, method)(world.url(route, objects_of="globex")).status_code == 403
+    assert state() == before
+
+
+@pytest.mark.parametrize(("route", "method", "role"), by_role(may=True))
+def test_a_role_the_url_allows_gets_through(client, world, key_checks, route, method, role):
+    """GET: the page (405 on a POST-only URL); POST with no data: a form's errors or a redirect."""
+    signed_in(client, world.people[role])
+    response = getattr(client, method)(world.url(route))
+    if method == "post":
+        assert response.status_code in (200, 302)
+    elif ACCESS[TENANT_URLS[route].name].get:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 405

@@ -1,0 +1,218 @@
+"""Helpers for the console's test-client tests: people with roles, key checks, pages read as HTML.
+
+The fixtures here are made available to tests/tenants and tests/credentials by their conftest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from html.parser import HTMLParser
+
+import httpx
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpResponse
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from routing import clients
+from tenants.models import Membership, Role, Tenant
+from tests.helpers import find_leaks
+
+PASSWORD = "a long enough passphrase 42"
+ANTHROPIC_MODELS = "https://api.anthropic.test/v1/models"
+OPENROUTER_KEY = "https://openrouter.test/api/v1/key"
+TENANT_PREFIX = "t/<slug:slug>/"
+
+
+def make_person(email: str, *, password: str | None = PASSWORD, **fields) -> AbstractBaseUser:
+    """Create an account the way the install flow does (username = email); None: no usable password."""
+    user = get_user_model().objects.create_user(username=email, email=email, password=password, **fields)
+    if password is None:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def join(tenant: Tenant, role: str, email: str | None = None) -> AbstractBaseUser:
+    """Create a person with a role in a tenant; return the user."""
+    user = make_person(email or f"{role}@{tenant.slug}.example")
+    Membership.objects.create(user=user, tenant=tenant, role=role)
+    return user
+
+
+def signed_in(client, user: AbstractBaseUser):
+    """Return the test client signed in as `user`."""
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def people(tenant) -> dict[str, AbstractBaseUser]:
+    """One person per role in the `tenant` fixture (acme): owner@acme.example, admin@..., member@..."""
+    return {role: join(tenant, role) for role in Role.values}
+
+
+# --- Pages
+
+
+class _Inputs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[dict[str, str | None]] = []
+        self.labels: list[str] = []
+        self._label: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("input", "select", "textarea"):
+            self.found.append(dict(attrs))
+        if tag == "label":
+            self._label = []
+
+    def handle_data(self, data: str) -> None:
+        if self._label is not None:
+            self._label.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label" and self._label is not None:
+            self.labels.append(" ".join("".join(self._label).split()))
+            self._label = None
+
+
+def inputs_named(response: HttpResponse, name: str) -> list[dict[str, str | None]]:
+    """Return the attributes of every form control called `name` on the page."""
+    parser = _Inputs()
+    parser.feed(response.content.decode())
+    return [attrs for attrs in parser.found if attrs.get("name") == name]
+
+
+def labels(response: HttpResponse) -> list[str]:
+    """Return the text of every <label> on the page, white space collapsed."""
+    parser = _Inputs()
+    parser.feed(response.content.decode())
+    return parser.labels
+
+
+INLINE = {"a", "abbr", "b", "code", "em", "i", "kbd", "small", "span", "strong", "time"}
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        self._skip += tag in ("script", "style", "title")
+        if tag not in INLINE:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._skip -= tag in ("script", "style", "title")
+        if tag not in INLINE:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def text_of(html: str) -> str:
+    """Return what HTML says (its text, no tags), white space collapsed."""
+    parser = _Text()
+    parser.feed(html)
+    return " ".join("".join(parser.parts).split())
+
+
+def text(response: HttpResponse) -> str:
+    """Return what a page says (its text, no tags), white space collapsed."""
+    return text_of(response.content.decode())
+
+
+def assert_key_never_shown(response: HttpResponse, *keys: str, fields: tuple[str, ...] = ()) -> None:
+    """No form of any key in the page, and the key inputs are empty password fields."""
+    assert find_leaks(response.content, keys) == []
+    for field in fields:
+        controls = inputs_named(response, field)
+        assert controls, f"the page has no {field} field"
+        for attrs in controls:
+            assert attrs.get("type") == "password"
+            assert "value" not in attrs
+
+
+def messages_of(response: HttpResponse) -> list[str]:
+    """Return the flash messages a page carried (follow=True responses, or rendered ones)."""
+    return [str(message) for message in response.context["messages"]] if response.context else []
+
+
+# --- URLs
+
+
+def _walk(patterns, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, route)
+        else:
+            yield route, entry
+
+
+def tenant_url_patterns() -> dict[str, URLPattern]:
+    """Return every URL under /t/<slug>/ in the URLconf, by route: new ones are found by themselves."""
+    return {route: entry for route, entry in _walk(get_resolver().url_patterns) if route.startswith(TENANT_PREFIX)}
+
+
+# --- Providers answering key checks
+
+
+class KeyChecks:
+    """How the fake providers answer key checks (GET /v1/models?limit=1, GET /key).
+
+    Every key is accepted unless a test says otherwise with `answer(key, verdict)`.
+    """
+
+    def __init__(self) -> None:
+        self.verdicts: dict[str, str] = {}
+        self.checked: list[tuple[str, str]] = []
+
+    def answer(self, key: str, verdict: str) -> None:
+        """Make the providers answer `accepted`, `rejected` or `unreachable` for this key."""
+        assert verdict in ("accepted", "rejected", "unreachable")
+        self.verdicts[key] = verdict
+
+    def respond(self, provider: str, key: str) -> httpx.Response:
+        self.checked.append((provider, key))
+        verdict = self.verdicts.get(key, "accepted")
+        if verdict == "rejected":
+            error = {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}
+            return httpx.Response(401, json=error if provider == "anthropic" else {"error": {"code": 401}})
+        if verdict == "unreachable":
+            return httpx.Response(503, json={"error": "overloaded"})
+        if provider == "anthropic":
+            return httpx.Response(200, json={"data": [{"id": "claude-opus-4-8"}], "has_more": True})
+        return httpx.Response(200, json={"data": {"label": "sk-or-v1-...", "usage": 0}})
+
+    def checks_of(self, provider: str) -> list[str]:
+        return [key for checked_provider, key in self.checked if checked_provider == provider]
+
+
+@pytest.fixture
+def key_checks(providers, monkeypatch) -> KeyChecks:
+    """Fake the providers' key checks on top of `providers` (their model lists); retries never wait."""
+    monkeypatch.setattr(clients, "sleep", lambda seconds: None)
+    checks = KeyChecks()
+    models = next(route for route in providers.routes if route.pattern.match(httpx.Request("GET", ANTHROPIC_MODELS)))
+    model_list = models.return_value
+
+    def anthropic(request: httpx.Request) -> httpx.Response:
+        # The catalog lists models with the tenant's key too (limit=1000); a key check asks for one.
+        if request.url.params.get("limit") == "1":
+            return checks.respond("anthropic", request.headers.get("x-api-key", ""))
+        return model_list
+
+    def openrouter(request: httpx.Request) -> httpx.Response:
+        return checks.respond("openrouter", request.headers.get("authorization", "").removeprefix("Bearer "))
+
+    models.side_effect = anthropic
+    providers.get(OPENROUTER_KEY).mock(side_effect=openrouter)
+    return checks
