@@ -21,6 +21,7 @@ does not call the KMS for every request.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -37,7 +38,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.views.decorators.debug import sensitive_variables
 
-from .kms import Keyring, KmsError, get_keyring
+from .kms import Keyring, KmsError, UnwrappedKey, get_keyring
 from .secret import Secret
 
 ENVELOPE_VERSION = 1
@@ -85,6 +86,7 @@ def kms_aad(tenant_id: UUID) -> bytes:
     return str(tenant_id).encode("ascii")
 
 
+@functools.lru_cache(maxsize=DEK_CACHE_MAX_ENTRIES)
 def data_aad(*, tenant_id: UUID, provider: str, credential_id: UUID) -> bytes:
     """Return the AAD bound into the key's ciphertext: tenant, provider slot and row."""
     return b"|".join(
@@ -124,13 +126,13 @@ def _check_version(row: SealedRow) -> None:
         )
 
 
-@sensitive_variables("dek", "plaintext")
-def _decrypt(row: SealedRow, dek: bytes) -> Secret:
+@sensitive_variables("plaintext")
+def _decrypt(row: SealedRow, cipher: AESGCM) -> Secret:
     ciphertext = bytes(row.ciphertext)
     aad = data_aad(tenant_id=row.tenant_id, provider=row.provider, credential_id=row.id)
     try:
-        plaintext = AESGCM(dek).decrypt(ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:], aad)
-        return Secret(plaintext.decode("utf-8"))
+        plaintext = cipher.decrypt(ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:], aad)
+        return Secret(plaintext.decode("utf-8"), hint=getattr(row, "key_hint", None))
     except (InvalidTag, ValueError, UnicodeDecodeError):
         raise EnvelopeError(
             f"Credential {row.id} failed to decrypt: its ciphertext was changed, or it belongs "
@@ -138,15 +140,18 @@ def _decrypt(row: SealedRow, dek: bytes) -> Secret:
         ) from None
 
 
-@sensitive_variables("dek")
 def open_sealed(row: SealedRow, *, use_cache: bool = True, keyring: Keyring | None = None) -> Opened:
     """Decrypt a stored row's key; raise `KmsError` (never return bytes) when it fails."""
     _check_version(row)
-    dek, is_primary = _unwrap(row, use_cache=use_cache, keyring=keyring or get_keyring())
-    return Opened(secret=_decrypt(row, dek), needs_rewrap=not is_primary)
+    cache_key = (hashlib.sha256(bytes(row.wrapped_dek)).digest(), row.tenant_id)
+    cached = dek_cache.get(cache_key) if use_cache else None
+    cipher, is_primary = cached or _cipher(row, keyring=keyring or get_keyring())
+    if use_cache and cached is None:
+        dek_cache.put(cache_key, (cipher, is_primary))
+    return Opened(secret=_decrypt(row, cipher), needs_rewrap=not is_primary)
 
 
-@sensitive_variables("dek")
+@sensitive_variables("unwrapped")
 def rewrap_dek(row: SealedRow, *, keyring: Keyring | None = None) -> Sealed:
     """Unwrap a row's DEK with the KEK it names and wrap it again with the primary KEK.
 
@@ -155,9 +160,9 @@ def rewrap_dek(row: SealedRow, *, keyring: Keyring | None = None) -> Sealed:
     """
     keyring = keyring or get_keyring()
     _check_version(row)
-    dek, _ = _unwrap(row, use_cache=False, keyring=keyring)
-    _decrypt(row, dek)
-    wrapped = keyring.wrap(dek, aad=kms_aad(row.tenant_id))
+    unwrapped = _unwrap(row, keyring=keyring)
+    _decrypt(row, AESGCM(unwrapped.dek))
+    wrapped = keyring.wrap(unwrapped.dek, aad=kms_aad(row.tenant_id))
     return Sealed(
         kek_id=wrapped.kek_id,
         kek_version=wrapped.kek_version,
@@ -166,17 +171,15 @@ def rewrap_dek(row: SealedRow, *, keyring: Keyring | None = None) -> Sealed:
     )
 
 
-def _unwrap(row: SealedRow, *, use_cache: bool, keyring: Keyring) -> tuple[bytes, bool]:
-    wrapped_dek = bytes(row.wrapped_dek)
-    cache_key = (hashlib.sha256(wrapped_dek).digest(), row.tenant_id)
-    if use_cache:
-        cached = dek_cache.get(cache_key)
-        if cached is not None:
-            return cached
-    unwrapped = keyring.unwrap(wrapped_dek, kek_id=row.kek_id, aad=kms_aad(row.tenant_id))
-    if use_cache:
-        dek_cache.put(cache_key, (unwrapped.dek, unwrapped.is_primary))
-    return unwrapped.dek, unwrapped.is_primary
+def _unwrap(row: SealedRow, *, keyring: Keyring) -> UnwrappedKey:
+    return keyring.unwrap(bytes(row.wrapped_dek), kek_id=row.kek_id, aad=kms_aad(row.tenant_id))
+
+
+@sensitive_variables("unwrapped")
+def _cipher(row: SealedRow, *, keyring: Keyring) -> tuple[AESGCM, bool]:
+    """Unwrap the row's DEK through the KMS: ready to decrypt with, and whether its KEK is primary."""
+    unwrapped = _unwrap(row, keyring=keyring)
+    return AESGCM(unwrapped.dek), unwrapped.is_primary
 
 
 class DekCache:
@@ -184,10 +187,10 @@ class DekCache:
 
     def __init__(self, *, max_entries: int = DEK_CACHE_MAX_ENTRIES) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple, tuple[float, tuple[bytes, bool]]] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[float, tuple[AESGCM, bool]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> tuple[bytes, bool] | None:
+    def get(self, key: tuple) -> tuple[AESGCM, bool] | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -199,7 +202,7 @@ class DekCache:
             self._entries.move_to_end(key)
             return value
 
-    def put(self, key: tuple, value: tuple[bytes, bool]) -> None:
+    def put(self, key: tuple, value: tuple[AESGCM, bool]) -> None:
         seconds = settings.SINATRA_DEK_CACHE_SECONDS
         if seconds <= 0:
             return

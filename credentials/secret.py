@@ -28,11 +28,12 @@ class Secret:
 
     __slots__ = ("_value", "hint")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, *, hint: str | None = None) -> None:
         if not isinstance(value, str):
             raise TypeError("Secret holds a str")
         self._value = value
-        self.hint = key_hint(value)
+        # A stored row already knows its hint (computed from this key when it was stored).
+        self.hint = hint or key_hint(value)
 
     def reveal(self) -> str:
         """Return the plaintext key, for the one caller that sends it to a provider."""

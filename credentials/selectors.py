@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, fields
+from datetime import datetime
+from uuid import UUID
 
+from django.db import connections, router
 from django.db.models import Q, QuerySet
 
 from tenants.models import Tenant
@@ -88,3 +92,75 @@ def tenant_events(*, tenant: Tenant, limit: int = 50) -> QuerySet[CredentialEven
         .select_related("credential")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+# --- The hot path of routing.resolve(): thousands of calls a minute per worker.
+#
+# The ORM spends far longer building and compiling a query, and instantiating models, than the
+# database spends running it (about 240 µs against 30 µs here, see docs/performance.md). This
+# selector runs the same indexed SELECT from a statement prepared once per database connection,
+# converts each value with the ORM's own converters, and returns small ActiveKey records with
+# just what resolving needs.
+
+
+@dataclass(slots=True)
+class ActiveKey:
+    """An active credential as resolve() needs it: its envelope and its bookkeeping."""
+
+    id: UUID
+    tenant_id: UUID
+    provider: str
+    key_hint: str
+    kek_id: str
+    wrapped_dek: bytes
+    ciphertext: bytes
+    envelope_version: int
+    needs_rewrap: bool
+    last_used_at: datetime | None
+
+    @property
+    def pk(self) -> UUID:
+        return self.id
+
+
+# Selected columns, in ActiveKey's order; tenant_id is the caller's own argument.
+_ACTIVE_KEY_FIELDS = [field.name for field in fields(ActiveKey) if field.name != "tenant_id"]
+
+
+@functools.lru_cache(maxsize=8)
+def _active_keys_statement(alias: str, vendor: str) -> tuple[str, list[tuple], object]:
+    connection = connections[alias]
+    meta = TenantModelCredential._meta
+    quote = connection.ops.quote_name
+    columns = [meta.get_field(name) for name in _ACTIVE_KEY_FIELDS]  # get_field knows attnames (tenant_id)
+    tenant, status = meta.get_field("tenant"), meta.get_field("status")
+    sql = (
+        f"SELECT {', '.join(quote(field.column) for field in columns)} FROM {quote(meta.db_table)} "  # noqa: S608 - names from the model, values as parameters
+        f"WHERE {quote(tenant.column)} = %s AND {quote(status.column)} = %s"
+    )
+    # Only the columns this backend converts (UUIDs and datetimes on SQLite, say), by position.
+    converters = []
+    for index, field in enumerate(columns):
+        column = field.get_col(meta.db_table)
+        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if functions:
+            converters.append((index, column, functions))
+    return sql, converters, tenant.target_field
+
+
+def active_keys(*, tenant_id: UUID) -> dict[str, ActiveKey]:
+    """Return a tenant's active credentials by provider: one indexed SELECT, prepared once."""
+    connection = connections[router.db_for_read(TenantModelCredential)]
+    sql, converters, tenant_id_field = _active_keys_statement(connection.alias, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tenant_id_field.get_db_prep_value(tenant_id, connection), Status.ACTIVE])
+        rows = cursor.fetchall()
+    keys = {}
+    for row in rows:
+        values = list(row)
+        for index, column, functions in converters:
+            for convert in functions:
+                values[index] = convert(values[index], column, connection)
+        key = ActiveKey(values[0], tenant_id, *values[1:])
+        keys[key.provider] = key
+    return keys

@@ -18,6 +18,7 @@ from .keys import InvalidKey, parse_api_key
 from .kms import KmsError
 from .models import CredentialEvent, EventKind, Status, TenantModelCredential
 from .secret import Secret
+from .selectors import ActiveKey
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ def credential_reverify(*, credential: TenantModelCredential, actor: Actor):
     return verification
 
 
-def credential_open(credential: TenantModelCredential, *, use_cache: bool = True) -> Secret:
+def credential_open(credential: TenantModelCredential | ActiveKey, *, use_cache: bool = True) -> Secret:
     """Decrypt a credential's key; flag the row when its DEK should move to the primary KEK."""
     opened = open_sealed(credential, use_cache=use_cache)
     if opened.needs_rewrap and not credential.needs_rewrap:

@@ -21,8 +21,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from credentials.kms import KmsError, KmsUnavailable
-from credentials.models import Status, TenantModelCredential
+from credentials.models import TenantModelCredential
 from credentials.secret import Secret
+from credentials.selectors import ActiveKey, active_keys
 from credentials.services import credential_open
 from tenants.models import Tenant
 
@@ -84,7 +85,7 @@ class Resolution:
 class _Key:
     source: Source
     secret: Secret | None
-    credential: TenantModelCredential | None = None
+    credential: ActiveKey | None = None
 
 
 def resolve(
@@ -132,10 +133,9 @@ def resolve(
     )
 
 
-def _active_rows(tenant: Tenant) -> dict[str, TenantModelCredential]:
+def _active_rows(tenant: Tenant) -> dict[str, ActiveKey]:
     """Return the tenant's active credentials by provider: one indexed query."""
-    rows = TenantModelCredential.objects.filter(tenant_id=tenant.pk, status=Status.ACTIVE).order_by()
-    return {row.provider: row for row in rows}
+    return active_keys(tenant_id=tenant.pk)
 
 
 def _environment_key(provider: str) -> str:
@@ -203,7 +203,7 @@ def _base_url(provider: str) -> str:
     return settings.SINATRA_ANTHROPIC_BASE_URL if provider == ANTHROPIC else settings.SINATRA_OPENROUTER_BASE_URL
 
 
-def _touch(credential: TenantModelCredential) -> None:
+def _touch(credential: ActiveKey) -> None:
     """Record use, at most once a minute per credential, so busy workers do not write per request."""
     now = timezone.now()
     threshold = now - LAST_USED_RESOLUTION
