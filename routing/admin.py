@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from credentials.admin import ReadOnlyAdmin
+
 from .models import ServiceToken
 
 
 @admin.register(ServiceToken)
-class ServiceTokenAdmin(admin.ModelAdmin):
+class ServiceTokenAdmin(ReadOnlyAdmin):
     """Tokens are created and revoked with the management commands; the admin only lists them."""
 
     list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
@@ -12,12 +14,3 @@ class ServiceTokenAdmin(admin.ModelAdmin):
     search_fields = ["name", "prefix"]
     fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -6,6 +6,7 @@ import secrets
 import httpx
 import pytest
 import respx
+from django.core.cache import cache
 from django.core.management import call_command
 
 from credentials.envelope import dek_cache
@@ -28,12 +29,14 @@ def openrouter_key() -> str:
 
 @pytest.fixture(autouse=True)
 def _empty_caches():
-    """Every test starts with no unwrapped DEK and no model list cached."""
+    """Every test starts with no unwrapped DEK and nothing cached (model lists included)."""
     dek_cache.clear()
     catalog.clear_caches()
+    cache.clear()
     yield
     dek_cache.clear()
     catalog.clear_caches()
+    cache.clear()
 
 
 @pytest.fixture

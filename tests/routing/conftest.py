@@ -8,9 +8,7 @@ from collections.abc import Iterable
 import httpx
 import pytest
 import respx
-from django.core.cache import cache
 
-from routing import catalog
 from routing import clients as provider_clients
 from routing.tokens import token_create
 
@@ -67,16 +65,6 @@ def answer_with(route: respx.Route, answer: httpx.Response | Exception) -> respx
     if isinstance(answer, Exception):
         return route.mock(side_effect=answer)
     return route.mock(return_value=answer)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_catalog():
-    """Start and end every test with no model list cached, in memory or in Django's cache."""
-    catalog.clear_caches()
-    cache.clear()
-    yield
-    catalog.clear_caches()
-    cache.clear()
 
 
 @pytest.fixture(autouse=True)
