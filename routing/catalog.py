@@ -67,7 +67,6 @@ class _ModelList:
         self._memo: tuple[float, object] | None = None
         self._failure = "not fetched yet"
         self._lock = threading.Lock()
-        self.fetches = 0  # how many times the provider was asked (benchmarks read it)
 
     def clear(self) -> None:
         with self._lock:
@@ -91,7 +90,6 @@ class _ModelList:
                     return shared, None
             if fetch is None:
                 return None, "no key to fetch it with"
-            self.fetches += 1
             try:
                 models = fetch()
             except ProviderError as exc:
@@ -141,9 +139,28 @@ def newest_anthropic(alias: str, *, secret: Secret | None) -> ModelChoice:
     return ModelChoice(builtin, (f"{why}; {alias} uses the built-in {builtin}.",))
 
 
+@dataclass(frozen=True)
+class OpenRouterModels:
+    """OpenRouter's list as resolving needs it, worked out once per fetch (not per request)."""
+
+    slugs: frozenset[str]
+    newest: dict[str, str]  # alias -> newest plain anthropic/claude-<alias>-* slug
+
+
 def _plain_family_slug(alias: str) -> re.Pattern[str]:
     # anthropic/claude-opus-4.8, not -fast, :beta or ~...-latest variants
     return re.compile(rf"anthropic/claude-{alias}-\d+(?:\.\d+)*")
+
+
+def _fetch_openrouter_models() -> OpenRouterModels:
+    models = openrouter_client.list_models()
+    newest = {}
+    for alias in ALIASES:
+        pattern = _plain_family_slug(alias)
+        candidates = [(created, slug) for slug, created in models if pattern.fullmatch(slug)]
+        if candidates:
+            newest[alias] = max(candidates)[1]
+    return OpenRouterModels(frozenset(slug for slug, _ in models), newest)
 
 
 def newest_openrouter(alias: str) -> ModelChoice:
@@ -151,12 +168,10 @@ def newest_openrouter(alias: str) -> ModelChoice:
     override = getattr(settings, OVERRIDE_SETTINGS[alias], "")
     if override:
         return openrouter_slug(override) if "/" in override else openrouter_slug_for_claude_id(override)
-    models, problem = openrouter_models.get(openrouter_client.list_models)
+    models, problem = openrouter_models.get(_fetch_openrouter_models)
     if models is not None:
-        pattern = _plain_family_slug(alias)
-        candidates = [(created, slug) for slug, created in models if pattern.fullmatch(slug)]
-        if candidates:
-            return ModelChoice(max(candidates)[1])
+        if alias in models.newest:
+            return ModelChoice(models.newest[alias])
         why = f"OpenRouter's model list names no plain anthropic/claude-{alias}-* model"
     else:
         why = f"OpenRouter's model list is unavailable ({problem})"
@@ -184,14 +199,13 @@ def dashed(model_id: str) -> str:
 
 def openrouter_slug(slug: str, *, warn_when_normalised: bool = True) -> ModelChoice:
     """Return the slug to send to OpenRouter for one a user wrote, normalising dashed Claude names."""
-    models, problem = openrouter_models.get(openrouter_client.list_models)
+    models, problem = openrouter_models.get(_fetch_openrouter_models)
     if models is None:
         return ModelChoice(slug, (f"OpenRouter's model list is unavailable ({problem}); {slug} is sent as given.",))
-    known = {known_slug for known_slug, _ in models}
-    if slug in known:
+    if slug in models.slugs:
         return ModelChoice(slug)
     normalised = dotted(slug)
-    if normalised != slug and normalised in known:
+    if normalised != slug and normalised in models.slugs:
         warning = f"OpenRouter names {slug} as {normalised}; sent as {normalised}."
         return ModelChoice(normalised, (warning,) if warn_when_normalised else ())
     return ModelChoice(slug, (f"{slug} is not in OpenRouter's model list; sent as given.",))

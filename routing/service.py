@@ -14,11 +14,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
-from django.utils import timezone
 
 from credentials.kms import KmsError, KmsUnavailable
 from credentials.models import TenantModelCredential
@@ -27,7 +24,7 @@ from credentials.selectors import ActiveKey, active_keys
 from credentials.services import credential_open
 from tenants.models import Tenant
 
-from . import catalog, rules
+from . import catalog, rules, usage
 from .errors import (
     ConfigError,
     CredentialUnavailable,
@@ -49,8 +46,6 @@ __all__ = [
     "UnsupportedProvider",
     "resolve",
 ]
-
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -103,23 +98,21 @@ def resolve(
     requested, origin = rules.requested_model(sinatrarc_model=agent.model, tenant_default=tenant.default_model)
     kind, route = rules.route(requested, agent.model_provider)
 
-    rows = _active_rows(tenant)
-    warnings: list[str] = []
+    rows = active_keys(tenant_id=tenant.pk)
     fallback = False
     if (
         route.provider == ANTHROPIC
         and agent.model_provider is None
         and kind in rules.OPENROUTER_FALLBACK_KINDS
-        and not _has_key(tenant, rows, ANTHROPIC)
-        and _has_key(tenant, rows, OPENROUTER)
+        and not _has_key(rows, ANTHROPIC)
+        and _has_key(rows, OPENROUTER)
     ):
         route, fallback = rules.ROUTES[(kind, OPENROUTER)], True
 
     key = _key(tenant, rows, route.provider)
     choice = _concrete_model(requested, kind, route, key)
-    warnings.extend(choice.warnings)
     if record_use and key.credential is not None:
-        _touch(key.credential)
+        usage.record_use(TenantModelCredential, key.credential.pk, key.credential.last_used_at)
     return Resolution(
         provider=route.provider,
         model=choice.model,
@@ -129,13 +122,8 @@ def resolve(
         credential_source=key.source.value,
         key_hint=key.secret.hint if key.secret is not None else "",
         reason=_reason(tenant, requested, origin, kind, route, choice.model, key, fallback),
-        warnings=tuple(warnings),
+        warnings=choice.warnings,
     )
-
-
-def _active_rows(tenant: Tenant) -> dict[str, ActiveKey]:
-    """Return the tenant's active credentials by provider: one indexed query."""
-    return active_keys(tenant_id=tenant.pk)
 
 
 def _environment_key(provider: str) -> str:
@@ -148,7 +136,7 @@ def _host_serves(provider: str) -> bool:
     return settings.SINATRA_SINGLE_TENANT and settings.SANDBOX_PROVIDER == "docker" and provider == ANTHROPIC
 
 
-def _has_key(tenant: Tenant, rows: dict, provider: str) -> bool:
+def _has_key(rows: dict, provider: str) -> bool:
     """Whether the tenant has its own key (row, or environment in single-tenant) for a provider."""
     return provider in rows or bool(_environment_key(provider))
 
@@ -201,18 +189,6 @@ def _concrete_model(requested: str, kind: Kind, route: Route, key: _Key) -> cata
 
 def _base_url(provider: str) -> str:
     return settings.SINATRA_ANTHROPIC_BASE_URL if provider == ANTHROPIC else settings.SINATRA_OPENROUTER_BASE_URL
-
-
-def _touch(credential: ActiveKey) -> None:
-    """Record use, at most once a minute per credential, so busy workers do not write per request."""
-    now = timezone.now()
-    threshold = now - LAST_USED_RESOLUTION
-    if credential.last_used_at is not None and credential.last_used_at > threshold:
-        return
-    TenantModelCredential.objects.filter(pk=credential.pk).filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lte=threshold)
-    ).update(last_used_at=now)
-    credential.last_used_at = now
 
 
 def _reason(

@@ -5,17 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from .models import ServiceToken
+from .usage import record_use
 
 TOKEN_PREFIX = "sin_"
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class TokenError(Exception):
@@ -61,10 +59,5 @@ def token_authenticate(presented: str) -> ServiceToken | None:
     row = ServiceToken.objects.filter(token_hash=digest, revoked_at__isnull=True).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
-    now = timezone.now()
-    threshold = now - LAST_USED_RESOLUTION
-    if row.last_used_at is None or row.last_used_at <= threshold:
-        ServiceToken.objects.filter(pk=row.pk).filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lte=threshold)
-        ).update(last_used_at=now)
+    record_use(ServiceToken, row.pk, row.last_used_at)
     return row
