@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from routing.verification import Verdict, Verification, verify_key
 from tenants.models import Tenant
 
 from .envelope import Sealed, open_sealed, rewrap_dek, seal
@@ -60,8 +61,6 @@ def credential_submit(
     unverified only if `allow_unverified`; otherwise the Submission says it was unreachable,
     so the caller can offer that choice. Problems are one line and never contain the key.
     """
-    from routing.verification import Verdict, verify_key
-
     try:
         secret = parse_api_key(raw, provider=provider)
     except InvalidKey as exc:
@@ -192,13 +191,11 @@ def credential_record_validation(
     return credential
 
 
-def credential_reverify(*, credential: TenantModelCredential, actor: Actor):
+def credential_reverify(*, credential: TenantModelCredential, actor: Actor) -> Verification:
     """Check an active key with its provider again and record the answer (not when unreachable).
 
-    Returns the routing.verification.Verification; a key that no longer decrypts raises KmsError.
+    A key that no longer decrypts raises KmsError.
     """
-    from routing.verification import Verdict, verify_key
-
     verification = verify_key(credential.provider, credential_open(credential))
     if verification.verdict is not Verdict.UNREACHABLE:
         credential_record_validation(

@@ -38,23 +38,21 @@ class PreviewRow:
         return self.problem
 
 
-def resolve_preview(tenant: Tenant, sinatrarc: str | None, *, default_model: str | None = None) -> PreviewRow:
+def resolve_preview(
+    tenant: Tenant, sinatrarc: str | None, *, example: str = "", default_model: str | None = None
+) -> PreviewRow:
     """Resolve one example without recording use; `default_model` previews an unsaved default."""
     if default_model is not None:
         tenant = copy.copy(tenant)
         tenant.default_model = default_model
     try:
-        return PreviewRow("", sinatrarc, resolve(tenant, sinatrarc, record_use=False))
+        return PreviewRow(example, sinatrarc, resolve(tenant, sinatrarc, record_use=False))
     except MissingCredential as exc:
-        return PreviewRow("", sinatrarc, problem=f"no key for {PROVIDER_NAMES[exc.provider]} yet")
+        return PreviewRow(example, sinatrarc, problem=f"no key for {PROVIDER_NAMES[exc.provider]} yet")
     except RoutingError as exc:
-        return PreviewRow("", sinatrarc, problem=str(exc))
+        return PreviewRow(example, sinatrarc, problem=str(exc))
 
 
 def preview(tenant: Tenant, *, default_model: str | None = None) -> list[PreviewRow]:
     """Return how each example resolves for this tenant now."""
-    rows = []
-    for example, text in EXAMPLES:
-        row = resolve_preview(tenant, text, default_model=default_model)
-        rows.append(PreviewRow(example, text, row.resolution, row.problem))
-    return rows
+    return [resolve_preview(tenant, text, example=example, default_model=default_model) for example, text in EXAMPLES]

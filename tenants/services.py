@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .models import Invitation, Membership, Role, Tenant
 
@@ -194,6 +195,35 @@ def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Memb
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
     return membership
+
+
+@sensitive_variables("password")
+@transaction.atomic
+def invitation_accept_with_password(*, invitation: Invitation, password: str) -> tuple[AbstractBaseUser, Membership]:
+    """A new person (or an owner with no password yet) chooses a password through the link and joins.
+
+    Raises InvitationError, changing nothing, when the link may not set this account's password.
+    """
+    if not invitation_sets_password(invitation=invitation, person=existing_user_for_email(invitation.email)):
+        raise InvitationError("This account has a password already: sign in, then open the link again.")
+    user = user_for_email(invitation.email)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user, invitation_accept(invitation=invitation, user=user)
+
+
+@sensitive_variables("password")
+@transaction.atomic
+def account_sign_up(
+    *, email: str, password: str, tenant_slug: str, tenant_name: str
+) -> tuple[AbstractBaseUser, Tenant]:
+    """Self sign-up: a person with a password, and a new tenant they own."""
+    user = user_for_email(email)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    tenant, _ = tenant_create(slug=tenant_slug, name=tenant_name)
+    membership_add(tenant=tenant, user=user, role=Role.OWNER)
+    return user, tenant
 
 
 @transaction.atomic

@@ -10,7 +10,6 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -28,18 +27,17 @@ from .forms import DefaultModelForm, InviteForm, KeysForm, SignupForm, TenantNam
 from .models import Invitation, Membership, Role, Tenant
 from .services import (
     InvitationError,
+    account_sign_up,
     existing_user_for_email,
     invitation_accept,
+    invitation_accept_with_password,
     invitation_create,
     invitation_for_token,
     invitation_is_for,
     invitation_revoke,
     invitation_sets_password,
-    membership_add,
     membership_remove,
-    tenant_create,
     tenant_update,
-    user_for_email,
 )
 
 MODEL_SUGGESTIONS = ["sonnet", "opus", "haiku", "openai/gpt-5", "anthropic/claude-opus-4.8", "google/gemini-2.5-pro"]
@@ -109,15 +107,10 @@ def install(request: HttpRequest, token: str) -> HttpResponse:
             except ValidationError as exc:
                 password_errors.extend(exc.messages)
         if not (password_errors or again_errors):
-            with transaction.atomic():
-                user = user_for_email(invitation.email)
-                user.set_password(password)
-                user.save(update_fields=["password"])
-                try:
-                    membership = invitation_accept(invitation=invitation, user=user)
-                except InvitationError as exc:
-                    transaction.set_rollback(True)
-                    return render(request, "tenants/install_invalid.html", {"problem": str(exc)}, status=410)
+            try:
+                user, membership = invitation_accept_with_password(invitation=invitation, password=password)
+            except InvitationError as exc:
+                return render(request, "tenants/install_invalid.html", {"problem": str(exc)}, status=410)
             login(request, user, backend=SIGN_IN_BACKEND)
             messages.success(request, f"Welcome to {tenant.name}.")
             return redirect(_after_joining(tenant, membership.role))
@@ -137,12 +130,12 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        with transaction.atomic():
-            user = user_for_email(data["email"])
-            user.set_password(data["password1"])
-            user.save(update_fields=["password"])
-            tenant, _ = tenant_create(slug=data["tenant_slug"], name=data["tenant_name"])
-            membership_add(tenant=tenant, user=user, role=Role.OWNER)
+        user, tenant = account_sign_up(
+            email=data["email"],
+            password=data["password1"],
+            tenant_slug=data["tenant_slug"],
+            tenant_name=data["tenant_name"],
+        )
         login(request, user, backend=SIGN_IN_BACKEND)
         return redirect("setup-keys", tenant.slug)
     return render(request, "registration/signup.html", {"form": form})

@@ -45,12 +45,13 @@ class Command(BaseCommand):
 
         self.stdout.write(f"Rewrapping {total} credentials to {target}...")
         actor = Actor.command("rewrap_credentials")
-        done, failed, last_id = 0, [], None
+        processed, done, failed, last_id = 0, 0, [], None
         while True:
             batch = list((rows.filter(id__gt=last_id) if last_id else rows)[:batch_size])
             if not batch:
                 break
             for row in batch:
+                processed += 1
                 try:
                     if credential_rewrap(credential=row, primary=primary, actor=actor):
                         done += 1
@@ -62,7 +63,7 @@ class Command(BaseCommand):
                     failed.append(f"{row.tenant.slug}/{row.provider} ({row.id})")
                     self.stderr.write(f"FAILED {row.tenant.slug}/{row.provider} (credential {row.id}): {exc}")
             last_id = batch[-1].id
-            self.stdout.write(f"  {done + len(failed)}/{total} processed, {done} rewrapped")
+            self.stdout.write(f"  {processed}/{total} processed, {done} rewrapped")
         if failed:
             raise CommandError(
                 f"{len(failed)} of {total} credentials could not be rewrapped and stay as they were: "
