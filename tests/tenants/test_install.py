@@ -609,3 +609,16 @@ def test_signup_leads_into_the_keys_step(client, db, settings, key_checks):
     )
     assert response.url == reverse("setup-keys", args=["initech"])
     assert steps(client.get(response.url)) == "Keys"
+
+
+def test_the_password_service_itself_refuses_an_account_that_has_a_password(tenant):
+    from tenants.services import InvitationError, invitation_accept_with_password
+
+    person = make_person("sam@example.com")
+    issued = invitation_create(tenant=tenant, email="sam@example.com", role=Role.OWNER)
+    with pytest.raises(InvitationError, match="sign in"):
+        invitation_accept_with_password(invitation=issued.invitation, password="taken over passphrase 99")
+    person.refresh_from_db()
+    assert person.check_password(PASSWORD)
+    assert not Membership.objects.exists()
+    assert Invitation.objects.get().state == "pending"
