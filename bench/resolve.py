@@ -65,8 +65,8 @@ def main() -> int:
     from credentials.kms import get_keyring
     from credentials.kms.local import LocalKmsBackend
     from credentials.models import TenantModelCredential
-    from credentials.secret import Secret
     from credentials.services import Actor, credential_create
+    from providers.secret import Secret
     from routing import catalog
     from routing.service import resolve
     from tenants.models import Tenant

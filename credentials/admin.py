@@ -1,10 +1,25 @@
 """Operators' view of credentials: hints, status, keys' provenance; never ciphertext or keys."""
 
 from django.contrib import admin, messages
+from django.contrib.messages import constants
+
+from providers.verification import Verdict, Verification
 
 from .kms import KmsError
 from .models import CredentialEvent, Status, TenantModelCredential
 from .services import Actor, credential_reverify, credential_revoke
+
+# The admin's words for a provider's answer to a re-verify: (message level, text).
+VERDICT_MESSAGES = {
+    Verdict.ACCEPTED: (constants.SUCCESS, "{name}: accepted by the provider."),
+    Verdict.REJECTED: (constants.ERROR, "{name}: {message}"),
+    Verdict.UNREACHABLE: (constants.WARNING, "{name}: could not verify now: {message}"),
+}
+
+
+def verification_message(name: str, verification: Verification) -> tuple[int, str]:
+    level, template = VERDICT_MESSAGES[verification.verdict]
+    return level, template.format(name=name, message=verification.message)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -93,12 +108,8 @@ class TenantModelCredentialAdmin(ReadOnlyAdmin):
             except KmsError as exc:
                 self.message_user(request, f"{name} does not decrypt: {exc}", messages.ERROR)
                 continue
-            if verification.accepted:
-                self.message_user(request, f"{name}: accepted by the provider.", messages.SUCCESS)
-            elif verification.verdict == "rejected":
-                self.message_user(request, f"{name}: {verification.message}", messages.ERROR)
-            else:
-                self.message_user(request, f"{name}: could not verify now: {verification.message}", messages.WARNING)
+            level, text = verification_message(name, verification)
+            self.message_user(request, text, level)
 
 
 @admin.register(CredentialEvent)

@@ -38,8 +38,9 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.views.decorators.debug import sensitive_variables
 
+from providers.secret import Secret
+
 from .kms import Keyring, KmsError, UnwrappedKey, get_keyring
-from .secret import Secret
 
 ENVELOPE_VERSION = 1
 NONCE_BYTES = 12

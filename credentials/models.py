@@ -6,12 +6,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from providers import Provider
 from tenants.models import Tenant
 
-
-class Provider(models.TextChoices):
-    ANTHROPIC = "anthropic", "Anthropic"
-    OPENROUTER = "openrouter", "OpenRouter"
+__all__ = ["CredentialEvent", "EventKind", "Provider", "Status", "TenantModelCredential"]
 
 
 class Status(models.TextChoices):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, fields
 from datetime import datetime
 from uuid import UUID
 
-from django.db import connections, router
+from django.db import connections, models, router
 from django.db.models import Q, QuerySet
 
+from providers import spec
 from tenants.models import Tenant
 
 from .models import CredentialEvent, EventKind, Provider, Status, TenantModelCredential
@@ -32,27 +34,37 @@ def credentials_to_rewrap(*, primary: tuple[str, str], tenant: Tenant | None = N
     return rows.select_related("tenant").order_by("id")
 
 
+class CredentialState(models.TextChoices):
+    """What the console says about a provider's active key (the value doubles as a CSS class)."""
+
+    VERIFIED = "verified", "verified"
+    UNVERIFIED = "unverified", "unverified"
+    REJECTED = "rejected", "rejected"
+    NEEDS_REENTRY = "needs-re-entry", "needs re-entry"
+    UNCHECKABLE = "cannot-be-checked-now", "cannot be checked now"
+    NONE = "none", "no key yet"
+
+
 @dataclass(frozen=True)
 class ProviderCredentials:
     """What the tenant console shows for one provider."""
 
-    provider: str
-    label: str
+    provider: Provider
     active: TenantModelCredential | None
-    state: str  # verified, unverified, rejected, needs re-entry, cannot be checked now, none
+    state: CredentialState
     detail: str
     revoked: list[TenantModelCredential]
 
+    @property
+    def label(self) -> str:
+        return spec(self.provider).label
 
-def tenant_credentials(*, tenant: Tenant) -> list[ProviderCredentials]:
-    """Return, per provider, the active key's state and the revoked ones, in two queries.
+    def with_state(self, state: CredentialState, detail: str) -> ProviderCredentials:
+        return dataclasses.replace(self, state=state, detail=detail)
 
-    An active key is decrypted (through the DEK cache) to tell a row that no longer opens:
-    it is shown as "needs re-entry", never hidden.
-    """
-    from .kms import KmsError, KmsUnavailable
-    from .services import credential_open
 
+def tenant_credential_rows(*, tenant: Tenant) -> list[ProviderCredentials]:
+    """Return, per provider, the active key (with its last check) and the revoked ones, in two queries."""
     rows = list(TenantModelCredential.objects.filter(tenant=tenant).order_by("-created_at"))
     last_check = {}
     checks = CredentialEvent.objects.filter(
@@ -61,27 +73,20 @@ def tenant_credentials(*, tenant: Tenant) -> list[ProviderCredentials]:
     for event in checks:
         last_check[event.credential_id] = event
     result = []
-    for provider, label in Provider.choices:
+    for provider in Provider:
         mine = [row for row in rows if row.provider == provider]
         active = next((row for row in mine if row.status == Status.ACTIVE), None)
         revoked = [row for row in mine if row.status == Status.REVOKED]
-        state, detail = "none", ""
+        state, detail = CredentialState.NONE, ""
         if active is not None:
             check = last_check.get(active.id)
-            try:
-                credential_open(active)
-            except KmsUnavailable as exc:
-                state, detail = "cannot be checked now", str(exc)
-            except KmsError:
-                state, detail = "needs re-entry", "This key no longer decrypts: paste it again."
+            if check is not None and check.kind == EventKind.VALIDATION_FAILED:
+                state, detail = CredentialState.REJECTED, check.detail or "The provider rejected this key."
+            elif active.validated_at:
+                state = CredentialState.VERIFIED
             else:
-                if check is not None and check.kind == EventKind.VALIDATION_FAILED:
-                    state, detail = "rejected", check.detail or "The provider rejected this key."
-                elif active.validated_at:
-                    state = "verified"
-                else:
-                    state, detail = "unverified", "Not verified with the provider yet."
-        result.append(ProviderCredentials(provider, label, active, state, detail, revoked))
+                state, detail = CredentialState.UNVERIFIED, "Not verified with the provider yet."
+        result.append(ProviderCredentials(provider, active, state, detail, revoked))
     return result
 
 

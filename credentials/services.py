@@ -5,21 +5,23 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import NamedTuple
+from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from routing.verification import Verdict, Verification, verify_key
+from providers.keys import InvalidKey, parse_api_key
+from providers.secret import Secret
+from providers.verification import Verdict, Verification, verify_key
 from tenants.models import Tenant
 
 from .envelope import Sealed, open_sealed, rewrap_dek, seal
-from .keys import InvalidKey, parse_api_key
-from .kms import KmsError
+from .errors import KeyRefused, VerificationUnavailable
+from .kms import KmsError, KmsUnavailable
 from .models import CredentialEvent, EventKind, Status, TenantModelCredential
-from .secret import Secret
-from .selectors import ActiveKey
+from .selectors import ActiveKey, CredentialState, ProviderCredentials, tenant_credential_rows
 
 
 @dataclass(frozen=True)
@@ -42,45 +44,35 @@ class StoredCredential(NamedTuple):
     credential: TenantModelCredential
     replaced: TenantModelCredential | None
 
-
-class Submission(NamedTuple):
-    """What became of a pasted key: stored, or the problem (and whether the provider was unreachable)."""
-
-    stored: StoredCredential | None
-    problem: str = ""
-    unreachable: bool = False
+    @property
+    def verified(self) -> bool:
+        return self.credential.validated_at is not None
 
 
 @sensitive_variables("raw", "secret")
 def credential_submit(
     *, tenant: Tenant, provider: str, raw: str, actor: Actor, verify: bool = True, allow_unverified: bool = False
-) -> Submission:
+) -> StoredCredential:
     """Check a pasted key's shape, verify it live (no tokens spent), and store it.
 
-    A rejected key is never stored. When the provider cannot be reached the key is stored
-    unverified only if `allow_unverified`; otherwise the Submission says it was unreachable,
-    so the caller can offer that choice. Problems are one line and never contain the key.
+    Raises KeyRefused (shape, or the provider rejected it), VerificationUnavailable (the
+    provider could not be asked, and `allow_unverified` is off) or KmsError; in each case
+    nothing is stored, and the message is one line without the key.
     """
     try:
         secret = parse_api_key(raw, provider=provider)
     except InvalidKey as exc:
-        return Submission(None, str(exc))
+        raise KeyRefused(str(exc)) from None
     validated_at = None
     if verify:
         verification = verify_key(provider, secret)
         if verification.verdict is Verdict.REJECTED:
-            return Submission(None, verification.message)
+            raise KeyRefused(verification.message)
         if verification.verdict is Verdict.UNREACHABLE and not allow_unverified:
-            return Submission(None, verification.message, unreachable=True)
+            raise VerificationUnavailable(verification.message)
         if verification.accepted:
             validated_at = timezone.now()
-    try:
-        stored = credential_create(
-            tenant=tenant, provider=provider, secret=secret, actor=actor, validated_at=validated_at
-        )
-    except KmsError as exc:
-        return Submission(None, str(exc))
-    return Submission(stored)
+    return credential_create(tenant=tenant, provider=provider, secret=secret, actor=actor, validated_at=validated_at)
 
 
 def _event(credential: TenantModelCredential, kind: str, actor: Actor, detail: str = "") -> CredentialEvent:
@@ -208,9 +200,33 @@ def credential_open(credential: TenantModelCredential | ActiveKey, *, use_cache:
     """Decrypt a credential's key; flag the row when its DEK should move to the primary KEK."""
     opened = open_sealed(credential, use_cache=use_cache)
     if opened.needs_rewrap and not credential.needs_rewrap:
-        TenantModelCredential.objects.filter(pk=credential.pk).update(needs_rewrap=True)
+        credential_flag_rewrap(credential_id=credential.pk)
         credential.needs_rewrap = True
     return opened.secret
+
+
+def credential_flag_rewrap(*, credential_id: UUID) -> None:
+    """Mark a row whose DEK a non-primary key version unwrapped, for `rewrap_credentials`."""
+    TenantModelCredential.objects.filter(pk=credential_id).update(needs_rewrap=True)
+
+
+def credential_states(*, tenant: Tenant) -> list[ProviderCredentials]:
+    """Return, per provider, the active key's state and the revoked keys: what the console shows.
+
+    Each active key is opened (through the DEK cache) to tell a row that no longer decrypts,
+    shown as "needs re-entry", never hidden.
+    """
+    result = []
+    for entry in tenant_credential_rows(tenant=tenant):
+        if entry.active is not None:
+            try:
+                credential_open(entry.active)
+            except KmsUnavailable as exc:
+                entry = entry.with_state(CredentialState.UNCHECKABLE, str(exc))
+            except KmsError:
+                entry = entry.with_state(CredentialState.NEEDS_REENTRY, "This key no longer decrypts: paste it again.")
+        result.append(entry)
+    return result
 
 
 @transaction.atomic

@@ -1,9 +1,18 @@
-"""The HTTP API for workers in other languages: POST /api/v1/resolve, GET /api/v1/openapi.json."""
+"""The HTTP API for workers in other languages: POST /api/v1/resolve, GET /api/v1/openapi.json.
+
+`resolve_view` reads as what it does: the decorators answer the method, the token and the
+body; the form checks the fields; then one call to the service, and the answer.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
+from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import slug_re
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -12,80 +21,148 @@ from django.views.decorators.csrf import csrf_exempt
 from tenants.models import Tenant
 
 from .openapi import OPENAPI
-from .service import RoutingError, resolve
+from .service import RoutingError, resolve, resolve_agent
+from .sinatrarc import agent_config
 from .tokens import token_authenticate
 
 MAX_BODY_BYTES = 1024 * 1024
 
+View = Callable[..., JsonResponse]
+
+
+class ApiError(Exception):
+    """An answer other than 200: its status, its code, and a detail fit for the caller."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
 
 def error(status: int, code: str, detail: str) -> JsonResponse:
+    """The JSON body of every error the API gives: {"error": code, "detail": message}."""
     response = JsonResponse({"error": code, "detail": detail}, status=status)
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="sinatra"'
     return response
 
 
-def _bearer(request: HttpRequest) -> str:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
+def api_view(*, method: str) -> Callable[[View], View]:
+    """Answer only `method` (405 otherwise); turn ApiError and RoutingError into their JSON errors."""
+
+    def decorator(view: View) -> View:
+        @csrf_exempt
+        @never_cache
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+            if request.method != method:
+                response = error(405, "method_not_allowed", f"Use {method} with a JSON body.")
+                response["Allow"] = method
+                return response
+            try:
+                return view(request, *args, **kwargs)
+            except ApiError as exc:
+                return error(exc.status, exc.code, exc.detail)
+            except RoutingError as exc:
+                return error(exc.status, exc.code, str(exc))
+
+        return wrapper
+
+    return decorator
 
 
-def _text_field(body: dict, name: str) -> str | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise ValueError(f"{name} must be a string.")
-    return value
+def bearer_token(view: View) -> View:
+    """Refuse a request without a live service token (401)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if token_authenticate(token.strip() if scheme.lower() == "bearer" else "") is None:
+            raise ApiError(401, "unauthorized", "Send Authorization: Bearer <service token> (create_service_token).")
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
-@csrf_exempt
-@never_cache
-def resolve_view(request: HttpRequest) -> JsonResponse:
+def json_object(view: View) -> View:
+    """Read a body of at most MAX_BODY_BYTES that is a JSON object; pass it to the view as `body`."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        try:
+            declared = int(request.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise ApiError(400, "invalid_request", "Content-Length is not a number.") from None
+        too_large = ApiError(413, "body_too_large", f"The body is over {MAX_BODY_BYTES} bytes.")
+        if declared > MAX_BODY_BYTES:
+            raise too_large
+        raw = request.read(MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:  # a chunked body declares no length: count what arrives
+            raise too_large
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+            body = None
+        if not isinstance(body, dict):
+            raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+        return view(request, *args, body=body, **kwargs)
+
+    return wrapper
+
+
+class JsonTextField(forms.Field):
+    """A JSON string member, taken as it is ("" included); any other JSON type is refused."""
+
+    def to_python(self, value: object) -> str | None:
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(f"{self.label} must be a string.")
+        return value
+
+
+class ResolveRequestForm(forms.Form):
+    """The fields of a resolve request: the tenant, and `sinatrarc` or `model`/`model_provider`."""
+
+    tenant = JsonTextField(label="tenant")
+    sinatrarc = JsonTextField(label="sinatrarc", required=False)
+    model = JsonTextField(label="model", required=False)
+    model_provider = JsonTextField(label="model_provider", required=False)
+
+    def clean_tenant(self) -> str:
+        slug = self.cleaned_data["tenant"]
+        if not slug_re.fullmatch(slug):  # never a slug; and "\ud800" would fail in the database driver
+            raise ValidationError("tenant must be a tenant's slug: letters, digits, - and _.")
+        return slug
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("sinatrarc") is not None and (
+            data.get("model") is not None or data.get("model_provider") is not None
+        ):
+            raise ValidationError("Send sinatrarc, or model (with model_provider); not both.")
+        return data
+
+    def first_error(self) -> str:
+        if "tenant" in self.errors and self.data.get("tenant") in (None, ""):
+            return "tenant (the tenant's slug) is required."
+        return next(message for messages in self.errors.values() for message in messages)
+
+
+@api_view(method="POST")
+@bearer_token
+@json_object
+def resolve_view(request: HttpRequest, *, body: dict[str, Any]) -> JsonResponse:
     """Resolve a tenant's request; answer the Resolution as JSON, including `api_key`."""
-    if request.method != "POST":
-        response = error(405, "method_not_allowed", "Use POST with a JSON body.")
-        response["Allow"] = "POST"
-        return response
-    if token_authenticate(_bearer(request)) is None:
-        return error(401, "unauthorized", "Send Authorization: Bearer <service token> (create_service_token).")
-    try:
-        declared = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
-        return error(400, "invalid_request", "Content-Length is not a number.")
-    if declared > MAX_BODY_BYTES:
-        return error(413, "body_too_large", f"The body is over {MAX_BODY_BYTES} bytes.")
-    raw = request.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        return error(413, "body_too_large", f"The body is over {MAX_BODY_BYTES} bytes.")
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
-        return error(400, "invalid_json", "The body must be a JSON object.")
-    if not isinstance(body, dict):
-        return error(400, "invalid_json", "The body must be a JSON object.")
-    try:
-        slug = _text_field(body, "tenant")
-        sinatrarc = _text_field(body, "sinatrarc")
-        model = _text_field(body, "model")
-        model_provider = _text_field(body, "model_provider")
-    except ValueError as exc:
-        return error(400, "invalid_request", str(exc))
-    if not slug:
-        return error(400, "invalid_request", "tenant (the tenant's slug) is required.")
-    if not slug_re.fullmatch(slug):  # never a slug; and "\ud800" would fail in the database driver
-        return error(400, "invalid_request", "tenant must be a tenant's slug: letters, digits, - and _.")
-    if sinatrarc is not None and (model is not None or model_provider is not None):
-        return error(400, "invalid_request", "Send sinatrarc, or model (with model_provider); not both.")
-    tenant = Tenant.objects.filter(slug=slug).first()
+    form = ResolveRequestForm(data=body)
+    if not form.is_valid():
+        raise ApiError(400, "invalid_request", form.first_error())
+    fields = form.cleaned_data
+    tenant = Tenant.objects.filter(slug=fields["tenant"]).first()
     if tenant is None:
-        return error(404, "unknown_tenant", f"No tenant has the slug {slug!r}.")
-    try:
-        if sinatrarc is not None:
-            resolution = resolve(tenant, sinatrarc)
-        else:
-            agent = {"model": model, "model_provider": model_provider}
-            resolution = resolve(tenant, config={"agent": {k: v for k, v in agent.items() if v is not None}})
-    except RoutingError as exc:
-        return error(exc.status, exc.code, str(exc))
+        raise ApiError(404, "unknown_tenant", f"No tenant has the slug {fields['tenant']!r}.")
+    if fields["sinatrarc"] is not None:
+        resolution = resolve(tenant, fields["sinatrarc"])
+    else:
+        given = {name: fields[name] for name in ("model", "model_provider") if fields[name] is not None}
+        resolution = resolve_agent(tenant, agent_config(given))
     return JsonResponse(resolution.as_dict(include_key=True))
 
 

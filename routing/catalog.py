@@ -22,11 +22,12 @@ from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from credentials.secret import Secret
-
-from .clients import KeyRejected, ProviderError
-from .clients import anthropic as anthropic_client
-from .clients import openrouter as openrouter_client
+from providers import Provider
+from providers import anthropic as anthropic_client
+from providers import openrouter as openrouter_client
+from providers.errors import KeyRejected, ProviderError
+from providers.secret import Secret
+from providers.slugs import dashed, dotted
 
 ALIASES = ("opus", "sonnet", "haiku")
 
@@ -104,8 +105,8 @@ class _ModelList:
             return models, None
 
 
-anthropic_models = _ModelList("anthropic")
-openrouter_models = _ModelList("openrouter")
+anthropic_models = _ModelList(Provider.ANTHROPIC)
+openrouter_models = _ModelList(Provider.OPENROUTER)
 
 
 def clear_caches() -> None:
@@ -177,24 +178,6 @@ def newest_openrouter(alias: str) -> ModelChoice:
         why = f"OpenRouter's model list is unavailable ({problem})"
     builtin = BUILTIN_OPENROUTER[alias]
     return ModelChoice(builtin, (f"{why}; {alias} uses the built-in {builtin}.",))
-
-
-def dotted(slug: str) -> str:
-    """Return the dotted form OpenRouter uses for a dashed Claude name, without a date suffix.
-
-    anthropic/claude-opus-4-7 -> anthropic/claude-opus-4.7;
-    anthropic/claude-sonnet-4-5-20250929 -> anthropic/claude-sonnet-4.5.
-    """
-    match = re.fullmatch(r"(anthropic/claude-[a-z]+)-(\d+)-(\d{1,2})(?:-\d{8})?", slug)
-    if match:
-        return f"{match[1]}-{match[2]}.{match[3]}"
-    match = re.fullmatch(r"(anthropic/claude-[a-z]+-\d+)(?:-\d{8})", slug)
-    return match[1] if match else slug
-
-
-def dashed(model_id: str) -> str:
-    """Return the Anthropic id for a dotted OpenRouter Claude name: claude-opus-4.7 -> claude-opus-4-7."""
-    return re.sub(r"(?<=\d)\.(?=\d)", "-", model_id)
 
 
 def openrouter_slug(slug: str, *, warn_when_normalised: bool = True) -> ModelChoice:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
+from providers import Provider
 from tenants.models import Tenant
 
 from .errors import MissingCredential, RoutingError
-from .rules import PROVIDER_NAMES
 from .service import Resolution, resolve
 
 EXAMPLES: tuple[tuple[str, str | None], ...] = (
@@ -34,7 +34,7 @@ class PreviewRow:
     def summary(self) -> str:
         """E.g. "Anthropic, claude-opus-4-8" or "no key for OpenRouter yet"."""
         if self.resolution is not None:
-            return f"{PROVIDER_NAMES[self.resolution.provider]}, {self.resolution.model}"
+            return f"{Provider(self.resolution.provider).label}, {self.resolution.model}"
         return self.problem
 
 
@@ -48,7 +48,7 @@ def resolve_preview(
     try:
         return PreviewRow(example, sinatrarc, resolve(tenant, sinatrarc, record_use=False))
     except MissingCredential as exc:
-        return PreviewRow(example, sinatrarc, problem=f"no key for {PROVIDER_NAMES[exc.provider]} yet")
+        return PreviewRow(example, sinatrarc, problem=f"no key for {Provider(exc.provider).label} yet")
     except RoutingError as exc:
         return PreviewRow(example, sinatrarc, problem=str(exc))
 

@@ -25,12 +25,13 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from providers import Provider
+
 from .catalog import ALIASES
 from .errors import ConfigError, UnsupportedProvider
 
-ANTHROPIC = "anthropic"
-OPENROUTER = "openrouter"
-PROVIDER_NAMES = {ANTHROPIC: "Anthropic", OPENROUTER: "OpenRouter"}
+ANTHROPIC = Provider.ANTHROPIC
+OPENROUTER = Provider.OPENROUTER
 DEFAULT_MODEL = "sonnet"
 
 

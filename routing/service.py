@@ -19,9 +19,11 @@ from django.conf import settings
 
 from credentials.kms import KmsError, KmsUnavailable
 from credentials.models import TenantModelCredential
-from credentials.secret import Secret
 from credentials.selectors import ActiveKey, active_keys
 from credentials.services import credential_open
+from providers import Provider, spec
+from providers.secret import Secret
+from providers.slugs import dashed
 from tenants.models import Tenant
 
 from . import catalog, rules, usage
@@ -33,8 +35,8 @@ from .errors import (
     TenantInactive,
     UnsupportedProvider,
 )
-from .rules import ANTHROPIC, OPENROUTER, PROVIDER_NAMES, Kind, Route, Source, Target
-from .sinatrarc import config_from_mapping, parse_sinatrarc
+from .rules import ANTHROPIC, OPENROUTER, Kind, Route, Source, Target
+from .sinatrarc import AgentConfig, config_from_mapping, parse_sinatrarc
 
 __all__ = [
     "ConfigError",
@@ -45,6 +47,7 @@ __all__ = [
     "TenantInactive",
     "UnsupportedProvider",
     "resolve",
+    "resolve_agent",
 ]
 
 
@@ -90,11 +93,16 @@ def resolve(
 
     `record_use=False` (previews in the console) leaves `last_used_at` alone.
     """
-    if not tenant.is_active:
-        raise TenantInactive(f"Tenant {tenant.slug} is deactivated: nothing is served for it.")
+    _check_active(tenant)
     if config is not None and sinatrarc is not None:
         raise ConfigError("Pass the .sinatrarc text or its parsed config, not both.")
     agent = config_from_mapping(config) if config is not None else parse_sinatrarc(sinatrarc)
+    return resolve_agent(tenant, agent, record_use=record_use)
+
+
+def resolve_agent(tenant: Tenant, agent: AgentConfig, *, record_use: bool = True) -> Resolution:
+    """Resolve a request whose agent configuration is already parsed (the API's and commands' fields)."""
+    _check_active(tenant)
     requested, origin = rules.requested_model(sinatrarc_model=agent.model, tenant_default=tenant.default_model)
     kind, route = rules.route(requested, agent.model_provider)
 
@@ -117,7 +125,7 @@ def resolve(
         provider=route.provider,
         model=choice.model,
         requested=requested,
-        base_url=_base_url(route.provider),
+        base_url=spec(route.provider).base_url,
         api_key=key.secret,
         credential_source=key.source.value,
         key_hint=key.secret.hint if key.secret is not None else "",
@@ -126,10 +134,15 @@ def resolve(
     )
 
 
+def _check_active(tenant: Tenant) -> None:
+    if not tenant.is_active:
+        raise TenantInactive(f"Tenant {tenant.slug} is deactivated: nothing is served for it.")
+
+
 def _environment_key(provider: str) -> str:
     if not settings.SINATRA_SINGLE_TENANT:
         return ""  # multi-tenant mode never uses a global key
-    return settings.ANTHROPIC_API_KEY if provider == ANTHROPIC else settings.OPENROUTER_API_KEY
+    return spec(provider).environment_key
 
 
 def _host_serves(provider: str) -> bool:
@@ -149,11 +162,11 @@ def _key(tenant: Tenant, rows: dict, provider: str) -> _Key:
             return _Key(Source.TENANT, credential_open(row), row)
         except KmsUnavailable as exc:
             raise CredentialUnavailable(
-                f"The {PROVIDER_NAMES[provider]} key of {tenant.slug} cannot be read now: {exc}"
+                f"The {Provider(provider).label} key of {tenant.slug} cannot be read now: {exc}"
             ) from None
         except KmsError:
             raise CredentialUnavailable(
-                f"The {PROVIDER_NAMES[provider]} key of {tenant.slug} ({row.key_hint}) no longer decrypts: "
+                f"The {Provider(provider).label} key of {tenant.slug} ({row.key_hint}) no longer decrypts: "
                 "enter it again, or ask an operator to check the KMS configuration."
             ) from None
     environment = _environment_key(provider)
@@ -163,7 +176,7 @@ def _key(tenant: Tenant, rows: dict, provider: str) -> _Key:
         return _Key(Source.HOST, None)
     raise MissingCredential(
         provider,
-        f"Tenant {tenant.slug} has no {PROVIDER_NAMES[provider]} API key: add one on "
+        f"Tenant {tenant.slug} has no {Provider(provider).label} API key: add one on "
         f"{settings.SINATRA_BASE_URL}/t/{tenant.slug}/credentials/ or with `python manage.py seed_credential "
         f"--tenant {tenant.slug} --provider {provider}`.",
     )
@@ -183,18 +196,14 @@ def _concrete_model(requested: str, kind: Kind, route: Route, key: _Key) -> cata
         case Target.OPENROUTER_SLUG:
             return catalog.openrouter_slug(requested)
         case Target.ANTHROPIC_ID_OF_SLUG:
-            return catalog.check_anthropic_id(catalog.dashed(requested.removeprefix("anthropic/")))
+            return catalog.check_anthropic_id(dashed(requested.removeprefix("anthropic/")))
     raise AssertionError(f"unhandled target {route.target}")  # pragma: no cover
-
-
-def _base_url(provider: str) -> str:
-    return settings.SINATRA_ANTHROPIC_BASE_URL if provider == ANTHROPIC else settings.SINATRA_OPENROUTER_BASE_URL
 
 
 def _reason(
     tenant: Tenant, requested: str, origin: str, kind: Kind, route: Route, model: str, key: _Key, fallback: bool
 ) -> str:
-    provider = PROVIDER_NAMES[route.provider]
+    provider = Provider(route.provider).label
     if fallback:
         return (
             f"{requested} ({origin}) would go to Anthropic directly, but tenant {tenant.slug} has only an "

@@ -134,6 +134,15 @@ def config_from_mapping(document: Mapping) -> AgentConfig:
         return AgentConfig()
     if not isinstance(agent, Mapping):
         raise ConfigError(f"agent: in .sinatrarc must be a mapping (model:, model_provider:), not {_kind(agent)}.")
+    return agent_config(agent)
+
+
+def agent_config(agent: Mapping) -> AgentConfig:
+    """Return the agent config of an `agent:` section's fields (`model`, `model_provider`).
+
+    The HTTP API and `resolve_model` pass their fields here directly; absent or None-less
+    fields are simply not given.
+    """
     return AgentConfig(
         model=_name(agent, "model", example="opus, a Claude model id or a vendor/model slug"),
         model_provider=_provider(agent),

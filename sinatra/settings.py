@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "tenants",
     "credentials",
     "routing",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -112,7 +113,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tenants.context_processors.site",
+                "console.context_processors.site",
             ],
         },
     },
@@ -196,7 +197,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_keys": {"()": "credentials.secret.RedactKeysFilter"}},
+    "filters": {"redact_keys": {"()": "providers.secret.RedactKeysFilter"}},
     "formatters": {"plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_keys"]},

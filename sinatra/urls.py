@@ -8,6 +8,5 @@ admin.site.index_title = "Tenants, people and model credentials"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("routing.urls")),
-    path("", include("credentials.urls")),
-    path("", include("tenants.urls")),
+    path("", include("console.urls")),
 ]

@@ -5,6 +5,8 @@ import uuid
 from django.conf import settings
 from django.core.validators import validate_slug
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 
 class Tenant(models.Model):
@@ -55,6 +57,23 @@ class Membership(models.Model):
         return self.role in (Role.OWNER, Role.ADMIN)
 
 
+class InvitationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def pending(self) -> "InvitationQuerySet":
+        """Invitations whose link still works: not used, not withdrawn, not expired."""
+        return self.filter(accepted_at=None, revoked_at=None, expires_at__gt=timezone.now())
+
+    def not_ended(self) -> "InvitationQuerySet":
+        """Invitations neither used nor withdrawn (expired ones included)."""
+        return self.filter(Q(accepted_at=None) & Q(revoked_at=None))
+
+
 class Invitation(models.Model):
     """A one-time link (`/install/<token>/`) that lets a person join a tenant with a role.
 
@@ -77,6 +96,8 @@ class Invitation(models.Model):
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    objects = InvitationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
 
@@ -84,14 +105,12 @@ class Invitation(models.Model):
         return f"{self.email} to {self.tenant} as {self.role}"
 
     @property
-    def state(self) -> str:
-        """pending, accepted, revoked or expired."""
-        from django.utils import timezone
-
+    def state(self) -> InvitationState:
+        """Pending, accepted, revoked or expired (the same rule as `Invitation.objects.pending()`)."""
         if self.accepted_at:
-            return "accepted"
+            return InvitationState.ACCEPTED
         if self.revoked_at:
-            return "revoked"
+            return InvitationState.REVOKED
         if self.expires_at <= timezone.now():
-            return "expired"
-        return "pending"
+            return InvitationState.EXPIRED
+        return InvitationState.PENDING

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from .models import Invitation, Membership, Role, Tenant
+from .models import Invitation, InvitationState, Membership, Role, Tenant
 
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
@@ -121,7 +121,7 @@ def invitation_create(
     if role not in Role.values:
         raise ValidationError(f"{role!r} is not a role: use owner, admin or member.")
     now = timezone.now()
-    Invitation.objects.filter(tenant=tenant, email=email, accepted_at=None, revoked_at=None).update(revoked_at=now)
+    Invitation.objects.filter(tenant=tenant, email=email).not_ended().update(revoked_at=now)
     invitation = Invitation.objects.create(
         tenant=tenant,
         email=email,
@@ -148,11 +148,11 @@ def invitation_for_token(token: str) -> Invitation:
         raise Invitation.DoesNotExist from None
     invitation = Invitation.objects.select_related("tenant").get(pk=invitation_id)
     state = invitation.state
-    if state == "accepted":
+    if state is InvitationState.ACCEPTED:
         raise InvitationError("This link has already been used: sign in instead.")
-    if state == "revoked":
+    if state is InvitationState.REVOKED:
         raise InvitationError("This link was withdrawn: ask for a new one.")
-    if state == "expired":
+    if state is InvitationState.EXPIRED:
         raise InvitationError("This link has expired: ask for a new one.")
     return invitation
 
@@ -181,7 +181,7 @@ def invitation_sets_password(*, invitation: Invitation, person: AbstractBaseUser
 def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Membership:
     """Use an invitation once: the user joins with its role (an existing member keeps a higher one)."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.state != "pending":
+    if invitation.state is not InvitationState.PENDING:
         raise InvitationError("This link can no longer be used.")
     if not invitation_is_for(invitation, user):
         raise InvitationError(f"This link is for {invitation.email}: sign out and open it again.")
@@ -230,7 +230,7 @@ def account_sign_up(
 def invitation_revoke(*, invitation: Invitation) -> Invitation:
     """Withdraw a pending invitation; its link stops working."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.state == "pending":
+    if invitation.state is InvitationState.PENDING:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
     return invitation
@@ -238,7 +238,11 @@ def invitation_revoke(*, invitation: Invitation) -> Invitation:
 
 @transaction.atomic
 def tenant_update(*, tenant: Tenant, name: str | None = None, default_model: str | None = None) -> Tenant:
-    """Rename a tenant or set its default model (checked against the routing rules)."""
+    """Rename a tenant or set its default model.
+
+    The default model is stored as given: `routing.policy.tenant_set_default_model` checks it
+    against the routing rules first.
+    """
     fields = []
     if name is not None:
         name = name.strip()
@@ -247,27 +251,11 @@ def tenant_update(*, tenant: Tenant, name: str | None = None, default_model: str
         tenant.name = name
         fields.append("name")
     if default_model is not None:
-        default_model = default_model.strip()
-        if default_model:
-            validate_default_model(default_model)
-        tenant.default_model = default_model
+        tenant.default_model = default_model.strip()
         fields.append("default_model")
     if fields:
         tenant.save(update_fields=[*fields, "updated_at"])
     return tenant
-
-
-def validate_default_model(model: str) -> None:
-    """Refuse a default model the routing rules could never serve, with the rules' own message."""
-    from routing.errors import RoutingError
-    from routing.rules import route
-    from routing.sinatrarc import config_from_mapping
-
-    try:
-        agent = config_from_mapping({"agent": {"model": model}})
-        route(agent.model, None)
-    except RoutingError as exc:
-        raise ValidationError(str(exc)) from None
 
 
 @transaction.atomic

@@ -1,7 +1,7 @@
 """Fixtures shared by the whole suite."""
 
 import io
-import secrets
+import logging
 
 import httpx
 import pytest
@@ -10,21 +10,24 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from credentials.envelope import dek_cache
-from credentials.secret import Secret
 from credentials.services import Actor, credential_create
+from providers import http as provider_http
+from providers.secret import Secret
 from routing import catalog
+from routing.tokens import token_create
 from tenants.models import Tenant
-
-
-def anthropic_key(marker: str = "") -> str:
-    """Return a fresh, well-formed (fake) Anthropic API key; `marker` makes it easy to grep for."""
-    body = (marker + secrets.token_urlsafe(72)).replace("=", "")[:93]
-    return f"sk-ant-api03-{body}AA"
-
-
-def openrouter_key() -> str:
-    """Return a fresh, well-formed (fake) OpenRouter API key."""
-    return "sk-or-v1-" + secrets.token_hex(32)
+from tests.fakes.providers import ANTHROPIC_MODELS as ROUTING_ANTHROPIC_MODELS
+from tests.fakes.providers import (
+    ANTHROPIC_MODELS_URL,
+    OPENROUTER_KEY_URL,
+    OPENROUTER_MODELS_URL,
+    anthropic_key,
+    anthropic_page,
+    openrouter_key,
+    openrouter_list,
+)
+from tests.fakes.providers import OPENROUTER_MODELS as ROUTING_OPENROUTER_MODELS
+from tests.web import key_checks, people  # noqa: F401 - fixtures for the whole suite
 
 
 @pytest.fixture(autouse=True)
@@ -123,3 +126,49 @@ def providers():
         )
         yield mock
     catalog.clear_caches()
+
+
+@pytest.fixture(autouse=True)
+def waits(monkeypatch) -> list[float]:
+    """Record the waits the clients ask for instead of sleeping (no test ever waits)."""
+    recorded: list[float] = []
+    monkeypatch.setattr(provider_http, "sleep", recorded.append)
+    return recorded
+
+
+@pytest.fixture
+def provider_api():
+    """Fake both providers: their model lists answer; unmocked requests fail the test."""
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        router.get(ANTHROPIC_MODELS_URL, name="anthropic_models").mock(
+            return_value=anthropic_page(ROUTING_ANTHROPIC_MODELS)
+        )
+        router.get(OPENROUTER_MODELS_URL, name="openrouter_models").mock(
+            return_value=openrouter_list(ROUTING_OPENROUTER_MODELS)
+        )
+        router.get(OPENROUTER_KEY_URL, name="openrouter_key").mock(
+            return_value=httpx.Response(200, json={"data": {"label": "sk-or-v1-...", "usage": 0}})
+        )
+        yield router
+
+
+@pytest.fixture
+def service_token(db) -> str:
+    """Return a live service token for the HTTP API."""
+    _row, token = token_create(name="worker-test")
+    return token
+
+
+@pytest.fixture
+def all_logs(caplog, monkeypatch):
+    """Capture every log record at DEBUG, httpx's and httpcore's included, as the code wrote it.
+
+    The console handler's RedactKeysFilter rewrites records in place, before caplog sees them:
+    it is taken off here so that a test proves the code logs no key, not that the filter works.
+    """
+    for handler in logging.getLogger().handlers:
+        monkeypatch.setattr(handler, "filters", [])
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "providers", "routing", "credentials", "django"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    return caplog

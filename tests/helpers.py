@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from credentials.kms.local import LocalKmsBackend
-from credentials.secret import key_hint
+from providers.secret import key_hint
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -148,3 +148,13 @@ class ExplodingKmsBackend(LocalKmsBackend):
     def wrap(self, dek: bytes, *, aad: bytes):
         self.deks.append(dek)
         raise self.error
+
+
+def sinatrarc(model: str | None = None, provider: str | None = None) -> str | None:
+    """Return a .sinatrarc naming a model and/or provider; None (no file) when it names neither."""
+    lines = ["agent:"]
+    if model is not None:
+        lines.append(f"  model: {model}")
+    if provider is not None:
+        lines.append(f"  model_provider: {provider}")
+    return "\n".join(lines) + "\n" if len(lines) > 1 else None

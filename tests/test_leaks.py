@@ -30,9 +30,9 @@ from django.views.debug import ExceptionReporter
 from credentials.kms import KmsUnavailable, get_keyring
 from credentials.kms.local import local_kek_id
 from credentials.models import CredentialEvent, Status, TenantModelCredential
-from credentials.secret import Secret, key_hint
 from credentials.services import credential_open
-from tests.conftest import anthropic_key
+from providers.secret import Secret, key_hint
+from tests.fakes.providers import anthropic_key
 from tests.helpers import PROJECT_DIR, command_env, decoded_literals, find_leaks, run_manage
 
 TEST_ENV_FILE = PROJECT_DIR / "tests" / "test.env"

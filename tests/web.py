@@ -15,7 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from routing import clients
+from providers import http as provider_http
 from tenants.models import Membership, Role, Tenant
 from tests.helpers import find_leaks
 
@@ -199,7 +199,7 @@ class KeyChecks:
 @pytest.fixture
 def key_checks(providers, monkeypatch) -> KeyChecks:
     """Fake the providers' key checks on top of `providers` (their model lists); retries never wait."""
-    monkeypatch.setattr(clients, "sleep", lambda seconds: None)
+    monkeypatch.setattr(provider_http, "sleep", lambda seconds: None)
     checks = KeyChecks()
     models = next(route for route in providers.routes if route.pattern.match(httpx.Request("GET", ANTHROPIC_MODELS)))
     model_list = models.return_value

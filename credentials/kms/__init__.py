@@ -18,8 +18,10 @@ from django.dispatch import receiver
 from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
+from credentials.errors import CredentialError
 
-class KmsError(Exception):
+
+class KmsError(CredentialError):
     """A key-management failure, with a message fit for an operator and no secret in it."""
 
 

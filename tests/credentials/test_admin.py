@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from credentials.models import CredentialEvent, Status, TenantModelCredential
-from tests.conftest import anthropic_key, openrouter_key
+from tests.fakes.providers import anthropic_key, openrouter_key
 
 CREDENTIALS = reverse("admin:credentials_tenantmodelcredential_changelist")
 EVENTS = reverse("admin:credentials_credentialevent_changelist")

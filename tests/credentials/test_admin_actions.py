@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from credentials.models import CredentialEvent, EventKind, Status, TenantModelCredential
 from credentials.services import Actor, credential_revoke
-from tests.conftest import anthropic_key, openrouter_key
+from tests.fakes.providers import anthropic_key, openrouter_key
 from tests.helpers import find_leaks
 from tests.web import messages_of
 

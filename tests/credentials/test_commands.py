@@ -9,10 +9,10 @@ from django.core.management import CommandError, call_command
 
 from credentials.kms.local import generate_key, local_kek_id
 from credentials.models import CredentialEvent, Status, TenantModelCredential
-from credentials.secret import key_hint
 from credentials.services import credential_open
+from providers.secret import key_hint
 from tenants.models import Membership, Role, Tenant
-from tests.conftest import anthropic_key, openrouter_key
+from tests.fakes.providers import anthropic_key, openrouter_key
 
 
 def command_error(*args, **options) -> str:

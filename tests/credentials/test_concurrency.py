@@ -18,9 +18,9 @@ import pytest
 from django.db import connection, transaction
 
 from credentials.models import CredentialEvent, EventKind, Status, TenantModelCredential
-from credentials.secret import key_hint
 from credentials.services import credential_open
-from tests.conftest import anthropic_key, openrouter_key
+from providers.secret import key_hint
+from tests.fakes.providers import anthropic_key, openrouter_key
 from tests.helpers import PROJECT_DIR, command_env, database_url
 
 pytestmark = [

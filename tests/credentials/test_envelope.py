@@ -16,8 +16,8 @@ from credentials.envelope import (
 from credentials.kms import Keyring, KmsError, UnknownKek
 from credentials.kms.local import LocalKmsBackend, generate_key
 from credentials.models import TenantModelCredential
-from credentials.secret import Secret
-from tests.conftest import anthropic_key
+from providers.secret import Secret
+from tests.fakes.providers import anthropic_key
 
 
 class Row:

@@ -23,10 +23,10 @@ from google.cloud import kms
 from credentials.kms import KmsError, KmsIntegrityError, KmsUnavailable, UnknownKek
 from credentials.kms.cloud import crc32c
 from credentials.models import CredentialEvent, EventKind, TenantModelCredential
-from credentials.secret import Secret
 from credentials.services import Actor, credential_create, credential_open
-from tests.conftest import anthropic_key
+from providers.secret import Secret
 from tests.fakes.cloud_kms import FakeCloudKms, b64decode
+from tests.fakes.providers import anthropic_key
 
 KEY_NAME = "projects/sinatra-test/locations/europe-west1/keyRings/sinatra/cryptoKeys/credentials"
 VERSION_1 = f"{KEY_NAME}/cryptoKeyVersions/1"

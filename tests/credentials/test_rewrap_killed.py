@@ -17,7 +17,7 @@ from tests.helpers import PROJECT_DIR, command_env, run_manage
 ROWS = 120
 
 CREATE_ROWS = f"""
-from credentials.secret import Secret
+from providers.secret import Secret
 from credentials.services import Actor, credential_create
 from tenants.models import Tenant
 for number in range({ROWS}):

@@ -6,11 +6,11 @@ import respx
 from django.core.management.base import CommandError
 
 from credentials.models import CredentialEvent, EventKind, TenantModelCredential
-from credentials.secret import Secret
 from credentials.services import Actor, credential_record_validation
-from routing import clients
-from routing.verification import Verdict, verify_key
-from tests.conftest import anthropic_key, openrouter_key
+from providers import http as provider_http
+from providers.secret import Secret
+from providers.verification import Verdict, verify_key
+from tests.fakes.providers import anthropic_key, openrouter_key
 
 ANTHROPIC_MODELS = "https://api.anthropic.test/v1/models"
 OPENROUTER_KEY = "https://openrouter.test/api/v1/key"
@@ -18,7 +18,7 @@ OPENROUTER_KEY = "https://openrouter.test/api/v1/key"
 
 @pytest.fixture(autouse=True)
 def _no_waiting(monkeypatch):
-    monkeypatch.setattr(clients, "sleep", lambda seconds: None)
+    monkeypatch.setattr(provider_http, "sleep", lambda seconds: None)
 
 
 def seed(run_command, provider, key, *flags):

@@ -8,23 +8,19 @@ saw, every response body, the server's log and the database can be searched for 
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from routing import clients as provider_clients
-from tests.helpers import PROJECT_DIR, database_url
+from providers import http as provider_clients
+from tests.helpers import PROJECT_DIR
 
 from .fake_providers import FakeAnthropic, FakeOpenRouter, fake_providers
 
@@ -293,33 +289,3 @@ def server_log(monkeypatch) -> Iterator[ServerLog]:
     root.removeHandler(handler)
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
-
-
-def database_bytes(tmp_path: Path) -> bytes:
-    """Return the test database as its bytes on disk would show it.
-
-    SQLite: the test database lives in memory, so `VACUUM INTO` writes a real database file
-    whose bytes are read whole; the in-memory image itself (free pages included) is added.
-    PostgreSQL: `pg_dump` of the test database (committed data: the browser tests are
-    transactional).
-    """
-    if connection.vendor == "sqlite":
-        path = tmp_path / "snapshot.sqlite3"
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM INTO %s", [str(path)])
-        return path.read_bytes() + connection.connection.serialize()
-    dump = subprocess.run(
-        ["pg_dump", "--no-owner", f"--dbname={database_url(connection.settings_dict)}"],
-        capture_output=True,
-        check=False,
-        timeout=120,  # a hang guard, not a speed requirement
-    )
-    assert dump.returncode == 0, dump.stderr.decode(errors="replace")
-    return dump.stdout
-
-
-def install_link(slug: str, *, owner_email: str) -> str:
-    """Create a tenant with `create_tenant`, as an operator would, and return the link it prints last."""
-    out = io.StringIO()
-    call_command("create_tenant", slug, "--owner-email", owner_email, stdout=out)
-    return out.getvalue().strip().splitlines()[-1]

@@ -13,13 +13,12 @@ import pytest
 from playwright.sync_api import expect
 
 from credentials.models import CredentialEvent, Status, TenantModelCredential
-from credentials.secret import key_hint
+from providers.secret import key_hint
 from routing.errors import MissingCredential
 from routing.service import resolve
 from tenants.models import Membership, Role, Tenant
 from tests.helpers import find_leaks
 
-from .conftest import database_bytes, install_link
 from .ui import (
     OWNER_EMAIL,
     PASSWORD,
@@ -28,8 +27,10 @@ from .ui import (
     assert_no_error_at,
     canary_anthropic_key,
     canary_openrouter_key,
+    database_bytes,
     expect_heading,
     expect_message,
+    install_link,
     preview_row,
 )
 

@@ -8,11 +8,10 @@ import pytest
 from playwright.sync_api import expect
 
 from credentials.models import TenantModelCredential
-from credentials.secret import key_hint
+from providers.secret import key_hint
 from tenants.models import Tenant
 from tests.helpers import find_leaks
 
-from .conftest import install_link
 from .ui import (
     OWNER_EMAIL,
     PASSWORD,
@@ -25,6 +24,7 @@ from .ui import (
     expect_heading,
     expect_message,
     field,
+    install_link,
     preview_row,
     set_password,
     settled,

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import secrets
+import subprocess
+from pathlib import Path
 
+from django.core.management import call_command
+from django.db import connection
 from playwright.sync_api import Locator, Page, expect
 
-from tests.conftest import anthropic_key
+from tests.fakes.providers import anthropic_key
+from tests.helpers import database_url
 
 PASSWORD = "harbour-lantern-quietly-7041"
 OWNER_EMAIL = "owner@example.com"
@@ -148,3 +154,33 @@ def assert_focus_visible(page: Page) -> None:
     )
     assert style["style"] != "none", f"no visible focus on {page.url}: {style}"
     assert style["width"] > 0, f"no visible focus on {page.url}: {style}"
+
+
+def database_bytes(tmp_path: Path) -> bytes:
+    """Return the test database as its bytes on disk would show it.
+
+    SQLite: the test database lives in memory, so `VACUUM INTO` writes a real database file
+    whose bytes are read whole; the in-memory image itself (free pages included) is added.
+    PostgreSQL: `pg_dump` of the test database (committed data: the browser tests are
+    transactional).
+    """
+    if connection.vendor == "sqlite":
+        path = tmp_path / "snapshot.sqlite3"
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM INTO %s", [str(path)])
+        return path.read_bytes() + connection.connection.serialize()
+    dump = subprocess.run(
+        ["pg_dump", "--no-owner", f"--dbname={database_url(connection.settings_dict)}"],
+        capture_output=True,
+        check=False,
+        timeout=120,  # a hang guard, not a speed requirement
+    )
+    assert dump.returncode == 0, dump.stderr.decode(errors="replace")
+    return dump.stdout
+
+
+def install_link(slug: str, *, owner_email: str) -> str:
+    """Create a tenant with `create_tenant`, as an operator would, and return the link it prints last."""
+    out = io.StringIO()
+    call_command("create_tenant", slug, "--owner-email", owner_email, stdout=out)
+    return out.getvalue().strip().splitlines()[-1]

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from django.core.cache import cache
 
-from credentials.secret import Secret
+from providers.secret import Secret
 from routing import catalog
 from routing.catalog import (
     BUILTIN_ANTHROPIC,
@@ -22,8 +22,7 @@ from routing.catalog import (
     openrouter_slug_for_claude_id,
 )
 from routing.service import resolve
-from tests.conftest import anthropic_key
-from tests.routing.conftest import ANTHROPIC_MODELS, answer_with, anthropic_page, openrouter_list
+from tests.fakes.providers import ANTHROPIC_MODELS, answer_with, anthropic_key, anthropic_page, openrouter_list
 
 KEY = Secret(anthropic_key())
 

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from routing.sinatrarc import MAX_SINATRARC_BYTES
-from tests.conftest import anthropic_key, openrouter_key
+from tests.fakes.providers import anthropic_key, openrouter_key
 from tests.helpers import find_leaks
 
 PUBLIC_FIELDS = {"provider", "model", "requested", "base_url", "credential_source", "key_hint", "reason", "warnings"}

@@ -10,6 +10,7 @@ from routing import rules
 from routing.errors import ConfigError, MissingCredential, UnsupportedProvider
 from routing.rules import ANTHROPIC, OPENROUTER, ROUTES, Kind, Target
 from routing.service import resolve
+from tests.helpers import sinatrarc
 
 
 @pytest.fixture
@@ -17,15 +18,6 @@ def both_keys(tenant, store_key):
     store_key(tenant, ANTHROPIC)
     store_key(tenant, OPENROUTER)
     return tenant
-
-
-def sinatrarc(model=None, provider=None):
-    lines = ["agent:"]
-    if model is not None:
-        lines.append(f"  model: {model}")
-    if provider is not None:
-        lines.append(f"  model_provider: {provider}")
-    return "\n".join(lines) + "\n" if len(lines) > 1 else None
 
 
 # The design's examples, answers written out by hand from DESIGN.md and the fake lists above.

@@ -12,9 +12,8 @@ from credentials.models import TenantModelCredential
 from routing.errors import ConfigError, CredentialUnavailable, MissingCredential, TenantInactive
 from routing.rules import ANTHROPIC, OPENROUTER
 from routing.service import Resolution, resolve
-from tests.conftest import anthropic_key, openrouter_key
-from tests.routing.conftest import log_text
-from tests.routing.test_rules import sinatrarc
+from tests.fakes.providers import anthropic_key, log_text, openrouter_key
+from tests.helpers import sinatrarc
 
 SINGLE_TENANT_ANTHROPIC = anthropic_key("ENVKEY")
 SINGLE_TENANT_OPENROUTER = openrouter_key()

@@ -4,9 +4,10 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.views.decorators.debug import sensitive_variables
 
-from credentials.keys import MAX_KEY_LENGTH, PROVIDER_LABELS
-from credentials.models import Provider
+from credentials.errors import CredentialError, VerificationUnavailable
 from credentials.services import Actor, credential_submit
+from providers import Provider, spec
+from providers.keys import MAX_KEY_LENGTH
 from tenants.management import tenant_for_command
 
 
@@ -38,34 +39,39 @@ class Command(BaseCommand):
         if allow_unverified and not verify:
             raise CommandError("--allow-unverified only makes sense with --verify.")
         tenant_row = tenant_for_command(tenant)
-        raw = self.read_key(options.get("stdin") or sys.stdin, PROVIDER_LABELS[provider])
-        submission = credential_submit(
-            tenant=tenant_row,
-            provider=provider,
-            raw=raw,
-            actor=Actor.command("seed_credential"),
-            verify=verify,
-            allow_unverified=allow_unverified,
-        )
-        if submission.unreachable:
-            raise CommandError(
-                f"{submission.problem} Nothing was stored: run it again later, or add "
-                "--allow-unverified to store the key unverified."
+        entry = spec(provider)
+        raw = self.read_key(options.get("stdin") or sys.stdin, entry.key_label)
+        try:
+            credential, replaced = credential_submit(
+                tenant=tenant_row,
+                provider=provider,
+                raw=raw,
+                actor=Actor.command("seed_credential"),
+                verify=verify,
+                allow_unverified=allow_unverified,
             )
-        if submission.stored is None:
-            raise CommandError(f"{submission.problem} Nothing was stored.")
-        credential, replaced = submission.stored
+        except CredentialError as exc:
+            raise self.refusal(exc) from None
         self.stdout.write(
             self.style.SUCCESS(
-                f"Stored {PROVIDER_LABELS[provider]} {credential.key_hint} for tenant {tenant_row.slug} "
+                f"Stored {entry.key_label} {credential.key_hint} for tenant {tenant_row.slug} "
                 f"(credential {credential.id}, {credential.kek_id})."
             )
         )
         if verify:
             state = "verified with" if credential.validated_at else "NOT verified: could not reach"
-            self.stdout.write(f"The key is {state} {PROVIDER_LABELS[provider].removesuffix(' API key')}.")
+            self.stdout.write(f"The key is {state} {entry.label}.")
         if replaced is not None:
             self.stdout.write(f"It replaces {replaced.key_hint}, which is now revoked.")
+
+    @staticmethod
+    def refusal(exc: CredentialError) -> CommandError:
+        """The one line a refused key ends the command with."""
+        if isinstance(exc, VerificationUnavailable):
+            return CommandError(
+                f"{exc} Nothing was stored: run it again later, or add --allow-unverified to store the key unverified."
+            )
+        return CommandError(f"{exc} Nothing was stored.")
 
     @sensitive_variables("raw")
     def read_key(self, stream, label: str) -> str:

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from routing.rules import PROVIDER_NAMES
-from routing.service import RoutingError, resolve
-from routing.sinatrarc import MAX_SINATRARC_BYTES
+from providers import Provider
+from routing.service import RoutingError, resolve, resolve_agent
+from routing.sinatrarc import MAX_SINATRARC_BYTES, agent_config
 from tenants.management import tenant_for_command
 
 SOURCE_LABELS = {
@@ -44,15 +44,15 @@ class Command(BaseCommand):
             if sinatrarc:
                 resolution = resolve(tenant_row, self.read_sinatrarc(sinatrarc, options.get("stdin") or sys.stdin))
             else:
-                agent = {key: value for key, value in (("model", model), ("model_provider", model_provider)) if value}
-                resolution = resolve(tenant_row, config={"agent": agent})
+                given = {key: value for key, value in (("model", model), ("model_provider", model_provider)) if value}
+                resolution = resolve_agent(tenant_row, agent_config(given))
         except RoutingError as exc:
             raise CommandError(str(exc)) from None
         if as_json:
             self.stdout.write(json.dumps(resolution.as_dict(), indent=2))
             return
         self.stdout.write(
-            f"{tenant_row.slug}: {resolution.requested} -> {PROVIDER_NAMES[resolution.provider]} {resolution.model}"
+            f"{tenant_row.slug}: {resolution.requested} -> {Provider(resolution.provider).label} {resolution.model}"
         )
         self.stdout.write(f"  base URL  {resolution.base_url}")
         key = resolution.key_hint or "none: the worker uses"

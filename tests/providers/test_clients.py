@@ -10,22 +10,24 @@ import httpx
 import pytest
 import respx
 
-from credentials.secret import Secret
-from routing import clients as provider_clients
-from routing.clients import KeyRejected, ProviderError, ProviderUnavailable, retry_after_seconds
-from routing.clients import anthropic as anthropic_client
-from routing.clients import openrouter as openrouter_client
-from tests.conftest import anthropic_key, openrouter_key
-from tests.helpers import find_leaks
-from tests.routing.conftest import (
+from providers import anthropic as anthropic_client
+from providers import http as provider_clients
+from providers import openrouter as openrouter_client
+from providers.errors import KeyRejected, ProviderError, ProviderUnavailable
+from providers.http import retry_after_seconds
+from providers.secret import Secret
+from tests.fakes.providers import (
     ANTHROPIC_MODELS_URL,
     OPENROUTER_KEY_URL,
     OPENROUTER_MODELS_URL,
     answer_with,
+    anthropic_key,
     anthropic_page,
     log_text,
+    openrouter_key,
     openrouter_list,
 )
+from tests.helpers import find_leaks
 
 NOW = 1_800_000_000.0  # a fixed "now" for HTTP-date retry-after values
 

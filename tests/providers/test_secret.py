@@ -9,8 +9,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from credentials.secret import RedactKeysFilter, Secret, key_hint, redact_keys
-from tests.conftest import anthropic_key, openrouter_key
+from providers.secret import RedactKeysFilter, Secret, key_hint, redact_keys
+from tests.fakes.providers import anthropic_key, openrouter_key
 
 KEY = "sk-ant-api03-" + "CanaryBody" + "q" * 80 + "Wxyz"
 HINT = "sk-ant-api03-...Wxyz"
@@ -224,5 +224,5 @@ def test_a_secret_logged_shows_its_hint(redacted_log):
 def test_the_console_log_handler_carries_the_filter():
     console = settings.LOGGING["handlers"]["console"]
     assert console["filters"] == ["redact_keys"]
-    assert settings.LOGGING["filters"]["redact_keys"]["()"] == "credentials.secret.RedactKeysFilter"
+    assert settings.LOGGING["filters"]["redact_keys"]["()"] == "providers.secret.RedactKeysFilter"
     assert "console" in settings.LOGGING["root"]["handlers"]

@@ -7,13 +7,9 @@ from enum import StrEnum
 
 from django.views.decorators.debug import sensitive_variables
 
-from credentials.secret import Secret
-
-from .clients import KeyRejected, ProviderUnavailable
-from .clients import anthropic as anthropic_client
-from .clients import openrouter as openrouter_client
-
-CHECKS = {"anthropic": anthropic_client.verify_key, "openrouter": openrouter_client.verify_key}
+from . import spec
+from .errors import KeyRejected, ProviderUnavailable
+from .secret import Secret
 
 
 class Verdict(StrEnum):
@@ -36,7 +32,7 @@ class Verification:
 def verify_key(provider: str, secret: Secret) -> Verification:
     """Ask the provider whether it accepts the key; the message never contains it."""
     try:
-        CHECKS[provider](secret)
+        spec(provider).verify_key(secret)
     except KeyRejected as exc:
         return Verification(Verdict.REJECTED, str(exc))
     except ProviderUnavailable as exc:

@@ -1,16 +1,25 @@
-"""Fixtures for routing's tests: fake providers (respx), no real waits, fresh caches, tokens."""
+"""Fake providers for the suite: well-formed (fake) keys, model lists, respx answers, log capture helpers."""
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable
 
 import httpx
-import pytest
 import respx
 
-from routing import clients as provider_clients
-from routing.tokens import token_create
+
+def anthropic_key(marker: str = "") -> str:
+    """Return a fresh, well-formed (fake) Anthropic API key; `marker` makes it easy to grep for."""
+    body = (marker + secrets.token_urlsafe(72)).replace("=", "")[:93]
+    return f"sk-ant-api03-{body}AA"
+
+
+def openrouter_key() -> str:
+    """Return a fresh, well-formed (fake) OpenRouter API key."""
+    return "sk-or-v1-" + secrets.token_hex(32)
+
 
 ANTHROPIC_MODELS_URL = "https://api.anthropic.test/v1/models"
 OPENROUTER_MODELS_URL = "https://openrouter.test/api/v1/models"
@@ -65,50 +74,6 @@ def answer_with(route: respx.Route, answer: httpx.Response | Exception) -> respx
     if isinstance(answer, Exception):
         return route.mock(side_effect=answer)
     return route.mock(return_value=answer)
-
-
-@pytest.fixture(autouse=True)
-def waits(monkeypatch) -> list[float]:
-    """Record the waits the clients ask for instead of sleeping (no test ever waits)."""
-    recorded: list[float] = []
-    monkeypatch.setattr(provider_clients, "sleep", recorded.append)
-    return recorded
-
-
-@pytest.fixture
-def provider_api():
-    """Fake both providers: their model lists answer; unmocked requests fail the test."""
-    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
-        router.get(ANTHROPIC_MODELS_URL, name="anthropic_models").mock(return_value=anthropic_page(ANTHROPIC_MODELS))
-        router.get(OPENROUTER_MODELS_URL, name="openrouter_models").mock(
-            return_value=openrouter_list(OPENROUTER_MODELS)
-        )
-        router.get(OPENROUTER_KEY_URL, name="openrouter_key").mock(
-            return_value=httpx.Response(200, json={"data": {"label": "sk-or-v1-...", "usage": 0}})
-        )
-        yield router
-
-
-@pytest.fixture
-def service_token(db) -> str:
-    """Return a live service token for the HTTP API."""
-    _row, token = token_create(name="worker-test")
-    return token
-
-
-@pytest.fixture
-def all_logs(caplog, monkeypatch):
-    """Capture every log record at DEBUG, httpx's and httpcore's included, as the code wrote it.
-
-    The console handler's RedactKeysFilter rewrites records in place, before caplog sees them:
-    it is taken off here so that a test proves the code logs no key, not that the filter works.
-    """
-    for handler in logging.getLogger().handlers:
-        monkeypatch.setattr(handler, "filters", [])
-    caplog.set_level(logging.DEBUG)
-    for name in ("httpx", "httpcore", "routing", "credentials", "django"):
-        caplog.set_level(logging.DEBUG, logger=name)
-    return caplog
 
 
 def log_text(caplog) -> str:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from credentials.secret import Secret
+from .base import KeyShape, LookAlike, Provider, ProviderSpec
+from .errors import KeyRejected, ProviderUnavailable
+from .http import json_body, request, unavailable
+from .secret import Secret
 
-from . import KeyRejected, ProviderUnavailable, json_body, request, unavailable
-
-PROVIDER = "Anthropic"
+PROVIDER = Provider.ANTHROPIC.label
 API_VERSION = "2023-06-01"
 PAGE_SIZE = 1000
 MAX_PAGES = 20
@@ -64,3 +67,36 @@ def verify_key(secret: Secret) -> None:
         raise _rejected(response.status_code)
     if response.status_code != 200:
         raise unavailable(PROVIDER, response, "the key check")
+
+
+SPEC = ProviderSpec(
+    name=Provider.ANTHROPIC,
+    key=KeyShape(
+        called="an Anthropic API key",
+        prefix="sk-ant-api03-",
+        family_prefix="sk-ant-api03-",
+        pattern=re.compile(r"sk-ant-api03-[A-Za-z0-9_\-]{32,}"),
+        malformed="That Anthropic API key looks cut short or mistyped: copy it again from the Anthropic Console.",
+        not_this_kind=(
+            "That is not an Anthropic API key: those start with sk-ant-api03-. "
+            "Copy one from the Anthropic Console (Settings, API keys)."
+        ),
+        help_text="Starts with sk-ant-api03-. From the Anthropic Console.",
+    ),
+    look_alikes=(
+        LookAlike(
+            "sk-ant-admin",
+            "That is an Anthropic Admin API key (sk-ant-admin01-...): it manages an organization "
+            "and cannot call models. Create an API key (sk-ant-api03-...) in the Anthropic Console "
+            "and paste that.",
+        ),
+        LookAlike(
+            "sk-ant-",
+            "That is an Anthropic token but not an API key (those start with sk-ant-api03-). "
+            "Create an API key in the Anthropic Console and paste that.",
+        ),
+    ),
+    base_url_setting="SINATRA_ANTHROPIC_BASE_URL",
+    environment_key_setting="ANTHROPIC_API_KEY",
+    verify_key=verify_key,
+)

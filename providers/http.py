@@ -1,7 +1,6 @@
-"""Small httpx clients for the model providers: list models, verify a key without spending tokens.
-
-Shared here: timeouts, bounded retries on 429/5xx that honour `retry-after`, and errors whose
-messages never carry a key (requests are logged by method, URL path and status only).
+"""What the providers' httpx clients share: timeouts, bounded retries on 429/5xx that honour
+`retry-after`, and answers described without echoing a body (requests are logged by method,
+URL path and status only, never a header that carries a key).
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ import time
 import httpx
 from django.views.decorators.debug import sensitive_variables
 
+from .errors import ProviderUnavailable
+
 logger = logging.getLogger(__name__)
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -26,18 +27,6 @@ sleep = time.sleep
 
 _client: httpx.Client | None = None
 _client_lock = threading.Lock()
-
-
-class ProviderError(Exception):
-    """A provider call failed; the message is fit to show a person and holds no key."""
-
-
-class ProviderUnavailable(ProviderError):
-    """The provider could not answer now (timeout, connection, 429, 5xx): try again later."""
-
-
-class KeyRejected(ProviderError):
-    """The provider said the key is not valid (401), or not allowed (403)."""
 
 
 def http_client() -> httpx.Client:

@@ -18,7 +18,7 @@ from django.views.debug import SafeExceptionReporterFilter
 
 from tenants.models import Membership, Role, Tenant
 from tenants.services import invitation_create
-from tests.conftest import anthropic_key
+from tests.fakes.providers import anthropic_key
 from tests.web import (
     PASSWORD,
     assert_key_never_shown,

@@ -1,14 +1,22 @@
 """Forms of the tenant console and the install flow. Key fields never render their value back."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 
-from credentials.keys import MAX_KEY_LENGTH, PROVIDER_LABELS
+from providers import ProviderSpec, all_specs, spec
+from providers.keys import MAX_KEY_LENGTH
+from routing.policy import validate_default_model
+from tenants.models import Role, Tenant
+from tenants.services import existing_user_for_email, validate_tenant_slug
 
-from .models import Role, Tenant
-from .services import existing_user_for_email, validate_default_model, validate_tenant_slug
+# Every form field that carries a key, for sensitive_post_parameters.
+KEY_FIELD_NAMES = tuple(f"{entry.name}_key" for entry in all_specs())
 
 
 class SignInForm(AuthenticationForm):
@@ -27,6 +35,21 @@ class SignInForm(AuthenticationForm):
         return account.get_username() if account is not None else typed
 
 
+class ChoosePasswordForm(SetPasswordForm):
+    """Django's set-password form, for a person who opens an invitation link.
+
+    The rules' complaints stand under the first field, a mismatch under the second.
+    """
+
+    error_messages = {"password_mismatch": "The two passwords differ."}
+
+    def clean(self):
+        self.validate_passwords("new_password1", "new_password2")
+        if not self.has_error("new_password2"):
+            self.validate_password_for_user(self.user, "new_password1")
+        return self.cleaned_data
+
+
 class KeyField(forms.CharField):
     """A pasted API key: a password input that is never filled in again, even after an error."""
 
@@ -34,8 +57,9 @@ class KeyField(forms.CharField):
         kwargs.setdefault("required", False)
         kwargs.setdefault("strip", False)  # parse_api_key strips, and says so
         kwargs.setdefault("max_length", MAX_KEY_LENGTH * 4)
+        kwargs.setdefault("help_text", spec(provider).key.help_text)
         super().__init__(
-            label=PROVIDER_LABELS[provider],
+            label=spec(provider).key_label,
             widget=forms.PasswordInput(
                 render_value=False,
                 attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none", "data-reveal": "1"},
@@ -53,21 +77,38 @@ class TenantNameForm(forms.Form):
     )
 
 
+@dataclass(frozen=True)
+class ProviderFields:
+    """One provider's fields on the keys form: the key, and the "save it unverified" choice."""
+
+    spec: ProviderSpec
+    key: forms.BoundField
+    unverified: forms.BoundField
+
+    @property
+    def provider(self) -> str:
+        return self.spec.name.value
+
+
 class KeysForm(forms.Form):
-    """Step 2 of the install flow: one or both keys."""
+    """Step 2 of the install flow: a key per provider, one or more of them."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["anthropic_key"].widget.attrs["autofocus"] = True
+        for entry in all_specs():
+            self.fields[f"{entry.name}_key"] = KeyField(entry.name)
+            self.fields[f"save_{entry.name}_unverified"] = forms.BooleanField(
+                required=False,
+                label=f"Save the {entry.label} key without verifying it ({entry.label} could not be reached)",
+            )
+        first = all_specs()[0]
+        self.fields[f"{first.name}_key"].widget.attrs["autofocus"] = True
 
-    anthropic_key = KeyField("anthropic", help_text="Starts with sk-ant-api03-. From the Anthropic Console.")
-    save_anthropic_unverified = forms.BooleanField(
-        required=False, label="Save the Anthropic key without verifying it (Anthropic could not be reached)"
-    )
-    openrouter_key = KeyField("openrouter", help_text="Starts with sk-or-v1-. From openrouter.ai/keys.")
-    save_openrouter_unverified = forms.BooleanField(
-        required=False, label="Save the OpenRouter key without verifying it (OpenRouter could not be reached)"
-    )
+    def provider_fields(self) -> list[ProviderFields]:
+        return [
+            ProviderFields(entry, self[f"{entry.name}_key"], self[f"save_{entry.name}_unverified"])
+            for entry in all_specs()
+        ]
 
 
 class ReplaceKeyForm(forms.Form):
@@ -77,7 +118,7 @@ class ReplaceKeyForm(forms.Form):
 
     def __init__(self, *args, provider: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields = {"key": KeyField(provider, required=True), **self.fields}
+        self.fields = {"key": KeyField(provider, required=True, help_text=""), **self.fields}
 
 
 class DefaultModelForm(forms.Form):

@@ -11,10 +11,10 @@ from django.utils import timezone
 from credentials.kms import KmsUnavailable
 from credentials.kms.local import LocalKmsBackend
 from credentials.models import CredentialEvent, EventKind, Status, TenantModelCredential
-from credentials.secret import Secret
 from credentials.services import Actor, credential_create, credential_revoke
+from providers.secret import Secret
 from tenants.models import Role
-from tests.conftest import anthropic_key, openrouter_key
+from tests.fakes.providers import anthropic_key, openrouter_key
 from tests.web import assert_key_never_shown, inputs_named, labels, messages_of, signed_in, text, text_of
 
 CREDENTIALS = reverse("credentials", args=["acme"])

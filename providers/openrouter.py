@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from credentials.secret import Secret
+from .base import KeyShape, LookAlike, Provider, ProviderSpec
+from .errors import KeyRejected, ProviderUnavailable
+from .http import json_body, request, unavailable
+from .secret import Secret
 
-from . import KeyRejected, ProviderUnavailable, json_body, request, unavailable
-
-PROVIDER = "OpenRouter"
+PROVIDER = Provider.OPENROUTER.label
 
 
 def list_models() -> list[tuple[str, int]]:
@@ -43,3 +46,34 @@ def verify_key(secret: Secret) -> None:
         raise KeyRejected("OpenRouter rejected the key (401): check that it was copied whole and is not disabled.")
     if response.status_code != 200:
         raise unavailable(PROVIDER, response, "the key check")
+
+
+SPEC = ProviderSpec(
+    name=Provider.OPENROUTER,
+    key=KeyShape(
+        called="an OpenRouter key",
+        prefix="sk-or-v1-",
+        family_prefix="sk-or-",
+        pattern=re.compile(r"sk-or-v1-[0-9a-f]{64}"),
+        malformed=(
+            "An OpenRouter API key is sk-or-v1- followed by 64 hexadecimal characters, and "
+            "this one is not: copy it again from openrouter.ai/keys."
+        ),
+        not_this_kind=(
+            "That is not an OpenRouter API key: those start with sk-or-v1-. Create one at openrouter.ai/keys."
+        ),
+        help_text="Starts with sk-or-v1-. From openrouter.ai/keys.",
+    ),
+    look_alikes=(
+        # OpenAI's models are reached through OpenRouter, so its keys are this entry's look-alike.
+        LookAlike(
+            "sk-",
+            "That looks like an OpenAI key: Sinatra does not call OpenAI directly. Create an "
+            "OpenRouter key at openrouter.ai, paste it as the OpenRouter API key, and use "
+            "openai/<model> in .sinatrarc.",
+        ),
+    ),
+    base_url_setting="SINATRA_OPENROUTER_BASE_URL",
+    environment_key_setting="OPENROUTER_API_KEY",
+    verify_key=verify_key,
+)

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credentials.keys import MAX_KEY_LENGTH, InvalidKey, parse_api_key
-from credentials.secret import KNOWN_PREFIXES, Secret
-from tests.conftest import anthropic_key, openrouter_key
+from providers.keys import MAX_KEY_LENGTH, InvalidKey, parse_api_key
+from providers.secret import KNOWN_PREFIXES, Secret
+from tests.fakes.providers import anthropic_key, openrouter_key
 
 # Fixed, well-formed keys, so the parametrized ids stay stable; the bodies are easy to grep for.
 ANTHROPIC = "sk-ant-api03-" + "CanaryAnthropicBody_" + "x" * 73 + "AA"

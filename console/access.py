@@ -13,7 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
-from .models import Membership, Role
+from tenants.models import Membership, Role
 
 
 def membership_for(request: HttpRequest, slug: str) -> Membership:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from credentials.models import CredentialEvent, EventKind, TenantModelCredential
 from tenants.models import Invitation, Membership, Role, Tenant
 from tenants.services import invitation_create, invitation_revoke, membership_add
-from tests.conftest import anthropic_key, openrouter_key
+from tests.fakes.providers import anthropic_key, openrouter_key
 from tests.web import (
     PASSWORD,
     assert_key_never_shown,
