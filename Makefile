@@ -33,6 +33,7 @@ chromium:
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 bench: $(VENV)/.dev-installed
 	$(PY) bench/resolve.py

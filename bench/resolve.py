@@ -86,7 +86,7 @@ def main() -> int:
         kms_calls += 1
         return original_unwrap(self, *args, **kwargs)
 
-    LocalKmsBackend.unwrap = counting_unwrap
+    LocalKmsBackend.unwrap = counting_unwrap  # type: ignore[method-assign]
     sinatrarc = "agent:\n  model: opus\n"
 
     # The floor's ingredients: the data key in hand; the row fetched by its index every time.
@@ -137,7 +137,9 @@ def main() -> int:
             for _ in range(500):
                 function()
 
-        warm, base, orm = [], [], []
+        warm: list[int] = []
+        base: list[int] = []
+        orm: list[int] = []
         kms_before, fetches_before = kms_calls, models.call_count
         for _ in range(BLOCKS):
             timed(floor, base)

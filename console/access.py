@@ -10,13 +10,20 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
 from tenants.models import Membership, Role
 
 
-def membership_for(request: HttpRequest, slug: str) -> Membership:
+class AuthenticatedRequest(HttpRequest):
+    """A request that `login_required` let through: its user is a person, never anonymous."""
+
+    user: User
+
+
+def membership_for(request: AuthenticatedRequest, slug: str) -> Membership:
     """Return the signed-in user's membership in the tenant with this slug, or raise 404."""
     membership = Membership.objects.select_related("tenant").filter(user=request.user, tenant__slug=slug).first()
     if membership is None:
@@ -34,7 +41,7 @@ def tenant_view(*, roles: tuple[str, ...] = (Role.OWNER, Role.ADMIN, Role.MEMBER
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @login_required
         @wraps(view)
-        def wrapper(request: HttpRequest, slug: str, *args, **kwargs) -> HttpResponse:
+        def wrapper(request: AuthenticatedRequest, slug: str, *args, **kwargs) -> HttpResponse:
             membership = membership_for(request, slug)
             if membership.role not in roles:
                 raise PermissionDenied("Your role in this tenant does not allow this.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
@@ -19,12 +19,12 @@ from providers import Provider, spec
 from tenants.models import Membership, Tenant
 
 from . import feedback
-from .access import MANAGERS, tenant_view
+from .access import MANAGERS, AuthenticatedRequest, tenant_view
 from .forms import ReplaceKeyForm
 
 
 @tenant_view()
-def credentials(request: HttpRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
+def credentials(request: AuthenticatedRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
     context = {
         "tenant": tenant,
         "section": "credentials",
@@ -38,7 +38,7 @@ def credentials(request: HttpRequest, tenant: Tenant, membership: Membership) ->
 
 @sensitive_post_parameters("key")
 @tenant_view(roles=MANAGERS)
-def replace(request: HttpRequest, tenant: Tenant, membership: Membership, provider: str) -> HttpResponse:
+def replace(request: AuthenticatedRequest, tenant: Tenant, membership: Membership, provider: str) -> HttpResponse:
     if provider not in Provider.values:
         raise Http404("No such provider.")
     form = ReplaceKeyForm(request.POST or None, provider=provider)
@@ -71,7 +71,7 @@ def replace(request: HttpRequest, tenant: Tenant, membership: Membership, provid
 
 
 @tenant_view(roles=MANAGERS)
-def revoke(request: HttpRequest, tenant: Tenant, membership: Membership, credential_id: UUID) -> HttpResponse:
+def revoke(request: AuthenticatedRequest, tenant: Tenant, membership: Membership, credential_id: UUID) -> HttpResponse:
     credential = get_object_or_404(TenantModelCredential, pk=credential_id, tenant=tenant, status=Status.ACTIVE)
     if request.method == "POST":
         credential_revoke(credential=credential, actor=Actor.of_user(request.user))
@@ -83,7 +83,9 @@ def revoke(request: HttpRequest, tenant: Tenant, membership: Membership, credent
 
 @tenant_view(roles=MANAGERS)
 @require_POST
-def reverify(request: HttpRequest, tenant: Tenant, membership: Membership, credential_id: UUID) -> HttpResponse:
+def reverify(
+    request: AuthenticatedRequest, tenant: Tenant, membership: Membership, credential_id: UUID
+) -> HttpResponse:
     credential = get_object_or_404(TenantModelCredential, pk=credential_id, tenant=tenant, status=Status.ACTIVE)
     try:
         verification = credential_reverify(credential=credential, actor=Actor.of_user(request.user))

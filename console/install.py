@@ -28,7 +28,7 @@ from tenants.services import (
 )
 
 from . import feedback
-from .access import MANAGERS, tenant_view
+from .access import MANAGERS, AuthenticatedRequest, tenant_view
 from .accounts import SIGN_IN_BACKEND
 from .forms import KEY_FIELD_NAMES, ChoosePasswordForm, DefaultModelForm, KeysForm, TenantNameForm
 
@@ -58,7 +58,7 @@ def install(request: HttpRequest, token: str) -> HttpResponse:
         return _link_refused(request, exc)
     tenant = invitation.tenant
     person = existing_user_for_email(invitation.email)
-    context = {"invitation": invitation, "tenant": tenant}
+    context: dict[str, object] = {"invitation": invitation, "tenant": tenant}
 
     if request.user.is_authenticated and not invitation_is_for(invitation, request.user):
         return render(request, "console/install_wrong_user.html", context, status=403)
@@ -87,16 +87,14 @@ def install(request: HttpRequest, token: str) -> HttpResponse:
         login(request, user, backend=SIGN_IN_BACKEND)
         messages.success(request, f"Welcome to {tenant.name}.")
         return redirect(_after_joining(tenant, membership.role))
-    context.update(
-        password_errors=form.errors.get("new_password1", []),
-        again_errors=form.errors.get("new_password2", []),
-        password_help=password_validation.password_validators_help_texts(),
-    )
+    context["password_errors"] = form.errors.get("new_password1", [])
+    context["again_errors"] = form.errors.get("new_password2", [])
+    context["password_help"] = password_validation.password_validators_help_texts()
     return render(request, "console/install_password.html", context)
 
 
 @tenant_view(roles=MANAGERS)
-def setup_name(request: HttpRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
+def setup_name(request: AuthenticatedRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
     form = TenantNameForm(request.POST or None, initial={"name": tenant.name})
     if request.method == "POST" and form.is_valid():
         tenant_update(tenant=tenant, name=form.cleaned_data["name"])
@@ -107,7 +105,7 @@ def setup_name(request: HttpRequest, tenant: Tenant, membership: Membership) -> 
 @sensitive_post_parameters(*KEY_FIELD_NAMES)
 @sensitive_variables("raw")
 @tenant_view(roles=MANAGERS)
-def setup_keys(request: HttpRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
+def setup_keys(request: AuthenticatedRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
     form = KeysForm(request.POST or None)
     offer_unverified = set()
     if request.method == "POST" and form.is_valid():
@@ -152,7 +150,7 @@ def setup_keys(request: HttpRequest, tenant: Tenant, membership: Membership) -> 
 
 
 @tenant_view(roles=MANAGERS)
-def setup_model(request: HttpRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
+def setup_model(request: AuthenticatedRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
     form = DefaultModelForm(request.POST or None, initial={"default_model": tenant.default_model})
     previewed = tenant.default_model
     if request.method == "POST" and form.is_valid():

@@ -19,12 +19,12 @@ from tenants.models import Invitation, Membership, Role, Tenant
 from tenants.selectors import pending_invitations
 from tenants.services import IssuedInvitation, invitation_create, invitation_revoke, membership_remove
 
-from .access import MANAGERS, OWNERS, tenant_view
+from .access import MANAGERS, OWNERS, AuthenticatedRequest, tenant_view
 from .forms import InviteForm
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     memberships = list(Membership.objects.filter(user=request.user).select_related("tenant"))
     if len(memberships) == 1:
         return redirect("console", memberships[0].tenant.slug)
@@ -32,7 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @tenant_view()
-def console(request: HttpRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
+def console(request: AuthenticatedRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
     providers = credential_states(tenant=tenant)
     context = {
         "tenant": tenant,
@@ -47,7 +47,7 @@ def console(request: HttpRequest, tenant: Tenant, membership: Membership) -> Htt
 
 
 @tenant_view()
-def members(request: HttpRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
+def members(request: AuthenticatedRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
     is_owner = membership.role == Role.OWNER
     form = InviteForm(request.POST or None)
     issued, emailed = None, False
@@ -82,7 +82,7 @@ def members(request: HttpRequest, tenant: Tenant, membership: Membership) -> Htt
     return render(request, "console/members.html", context)
 
 
-def _send_invitation(request: HttpRequest, issued: IssuedInvitation) -> bool:
+def _send_invitation(request: AuthenticatedRequest, issued: IssuedInvitation) -> bool:
     """Email the link; return whether the mail went out (the page shows the link either way)."""
     invitation = issued.invitation
     sent = send_mail(
@@ -112,7 +112,9 @@ def invitation_withdraw(
 
 @tenant_view(roles=OWNERS)
 @require_POST
-def member_remove(request: HttpRequest, tenant: Tenant, membership: Membership, membership_id: int) -> HttpResponse:
+def member_remove(
+    request: AuthenticatedRequest, tenant: Tenant, membership: Membership, membership_id: int
+) -> HttpResponse:
     target = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, tenant=tenant)
     try:
         membership_remove(membership=target)

@@ -37,8 +37,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class CredentialEventInline(admin.TabularInline):
     model = CredentialEvent
-    fields = ["created_at", "kind", "actor", "detail"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "created_at",
+        "kind",
+        "actor",
+        "detail",
+    )
     extra = 0
     can_delete = False
 
@@ -66,7 +70,7 @@ class TenantModelCredentialAdmin(ReadOnlyAdmin):
     search_fields = ["tenant__slug", "tenant__name", "=id", "key_hint"]
     list_select_related = ["tenant"]
     # wrapped_dek and ciphertext are deliberately absent: bytes an operator has no use for.
-    fields = [
+    fields = readonly_fields = (
         "id",
         "tenant",
         "provider",
@@ -81,8 +85,7 @@ class TenantModelCredentialAdmin(ReadOnlyAdmin):
         "created_by",
         "created_at",
         "revoked_at",
-    ]
-    readonly_fields = fields
+    )
     inlines = [CredentialEventInline]
     actions = ["revoke", "reverify"]
 
@@ -118,5 +121,11 @@ class CredentialEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["tenant__slug", "tenant__name", "actor", "=credential__id"]
     list_select_related = ["tenant", "credential"]
-    fields = ["created_at", "tenant", "credential", "kind", "actor", "detail"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "created_at",
+        "tenant",
+        "credential",
+        "kind",
+        "actor",
+        "detail",
+    )

@@ -6,10 +6,12 @@ import dataclasses
 import functools
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from django.db import connections, models, router
-from django.db.models import Q, QuerySet
+from django.db.models import Field, Q, QuerySet
+from django.db.models.expressions import Col
 
 from providers import spec
 from tenants.models import Tenant
@@ -133,12 +135,12 @@ _ACTIVE_KEY_FIELDS = [field.name for field in fields(ActiveKey) if field.name !=
 
 
 @functools.lru_cache(maxsize=8)
-def _active_keys_statement(alias: str, vendor: str) -> tuple[str, list[tuple], object]:
+def _active_keys_statement(alias: str, vendor: str) -> tuple[str, list[tuple[int, Col, list[Any]]], Field]:
     connection = connections[alias]
     meta = TenantModelCredential._meta
     quote = connection.ops.quote_name
-    columns = [meta.get_field(name) for name in _ACTIVE_KEY_FIELDS]  # get_field knows attnames (tenant_id)
-    tenant, status = meta.get_field("tenant"), meta.get_field("status")
+    columns = [_concrete_field(name) for name in _ACTIVE_KEY_FIELDS]
+    tenant, status = _concrete_field("tenant"), _concrete_field("status")
     sql = (
         f"SELECT {', '.join(quote(field.column) for field in columns)} FROM {quote(meta.db_table)} "  # noqa: S608 - names from the model, values as parameters
         f"WHERE {quote(tenant.column)} = %s AND {quote(status.column)} = %s"
@@ -150,7 +152,13 @@ def _active_keys_statement(alias: str, vendor: str) -> tuple[str, list[tuple], o
         functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
         if functions:
             converters.append((index, column, functions))
-    return sql, converters, tenant.target_field
+    return sql, converters, tenant.target_field  # type: ignore[attr-defined]  # a ForeignKey
+
+
+def _concrete_field(name: str) -> Field:
+    field = TenantModelCredential._meta.get_field(name)  # get_field knows attnames (tenant_id)
+    assert isinstance(field, Field)
+    return field
 
 
 def active_keys(*, tenant_id: UUID) -> dict[str, ActiveKey]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from uuid import UUID
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -29,14 +29,14 @@ class Actor:
     """Who did something: a signed-in user, or a management command."""
 
     label: str
-    user: AbstractBaseUser | None = None
+    user: User | None = None
 
     @classmethod
     def command(cls, name: str) -> Actor:
         return cls(label=f"command:{name}")
 
     @classmethod
-    def of_user(cls, user: AbstractBaseUser) -> Actor:
+    def of_user(cls, user: User) -> Actor:
         return cls(label=getattr(user, "email", "") or user.get_username(), user=user)
 
 

@@ -133,7 +133,7 @@ class ResolveRequestForm(forms.Form):
         return slug
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = self.cleaned_data
         if data.get("sinatrarc") is not None and (
             data.get("model") is not None or data.get("model_provider") is not None
         ):
@@ -143,7 +143,7 @@ class ResolveRequestForm(forms.Form):
     def first_error(self) -> str:
         if "tenant" in self.errors and self.data.get("tenant") in (None, ""):
             return "tenant (the tenant's slug) is required."
-        return next(message for messages in self.errors.values() for message in messages)
+        return str(next(message for messages in self.errors.values() for message in messages))
 
 
 @api_view(method="POST")

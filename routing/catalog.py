@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -60,12 +61,15 @@ class ModelChoice:
     warnings: tuple[str, ...] = ()
 
 
-class _ModelList:
+Models = TypeVar("Models")
+
+
+class _ModelList(Generic[Models]):
     """A provider's model list behind two caches: process memory, then Django's cache."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._memo: tuple[float, object] | None = None
+        self._memo: tuple[float, Models | None] | None = None
         self._failure = "not fetched yet"
         self._lock = threading.Lock()
 
@@ -74,7 +78,7 @@ class _ModelList:
             self._memo = None
         cache.delete(CACHE_PREFIX + self.name)
 
-    def get(self, fetch: Callable[[], object] | None) -> tuple[object | None, str | None]:
+    def get(self, fetch: Callable[[], Models] | None) -> tuple[Models | None, str | None]:
         """Return (list, None) or (None, why it is unavailable); `fetch` None means cached only."""
         seconds = settings.SINATRA_MODEL_CATALOG_SECONDS
         memo = self._memo
@@ -105,8 +109,8 @@ class _ModelList:
             return models, None
 
 
-anthropic_models = _ModelList(Provider.ANTHROPIC)
-openrouter_models = _ModelList(Provider.OPENROUTER)
+anthropic_models: _ModelList[list[str]] = _ModelList(Provider.ANTHROPIC)
+openrouter_models: _ModelList[OpenRouterModels] = _ModelList(Provider.OPENROUTER)
 
 
 def clear_caches() -> None:

@@ -108,7 +108,7 @@ def _check_shape(text: str) -> None:
         elif isinstance(event, yaml.AliasEvent):
             if any(event.anchor == open_anchor for open_anchor, _ in open_nodes):
                 raise ConfigError(f".sinatrarc has an alias (*{event.anchor}) inside the node it names.")
-            anchor, nodes = None, expanded.get(event.anchor, 1)  # undefined: the loader says so
+            anchor, nodes = None, expanded.get(event.anchor or "", 1)  # undefined: the loader says so
         else:
             continue
         if anchor is not None:

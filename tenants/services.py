@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -48,7 +48,7 @@ def tenant_create(*, slug: str, name: str = "") -> TenantResult:
     return TenantResult(tenant, created)
 
 
-def user_for_email(email: str) -> AbstractBaseUser:
+def user_for_email(email: str) -> User:
     """Return the user with this email, creating one (without a usable password) if needed."""
     email = email.strip().lower()
     try:
@@ -66,7 +66,7 @@ def user_for_email(email: str) -> AbstractBaseUser:
     return user
 
 
-def existing_user_for_email(email: str) -> AbstractBaseUser | None:
+def existing_user_for_email(email: str) -> User | None:
     """Return the account of this email address, if there is one.
 
     An account may have the address as its username and no email (createsuperuser asks for
@@ -80,7 +80,7 @@ def existing_user_for_email(email: str) -> AbstractBaseUser | None:
 
 
 @transaction.atomic
-def membership_add(*, tenant: Tenant, user: AbstractBaseUser, role: str) -> MembershipResult:
+def membership_add(*, tenant: Tenant, user: User, role: str) -> MembershipResult:
     """Give a user a role in a tenant; an existing membership keeps its role."""
     membership, created = Membership.objects.get_or_create(tenant=tenant, user=user, defaults={"role": role})
     return MembershipResult(membership, created)
@@ -109,9 +109,7 @@ def invitation_url(token: str) -> str:
 
 
 @transaction.atomic
-def invitation_create(
-    *, tenant: Tenant, email: str, role: str, invited_by: AbstractBaseUser | None = None
-) -> IssuedInvitation:
+def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by: User | None = None) -> IssuedInvitation:
     """Invite a person to a tenant with a role; their earlier pending invitations there end."""
     email = email.strip().lower()
     try:
@@ -157,13 +155,13 @@ def invitation_for_token(token: str) -> Invitation:
     return invitation
 
 
-def invitation_is_for(invitation: Invitation, user: AbstractBaseUser) -> bool:
+def invitation_is_for(invitation: Invitation, user: User) -> bool:
     """Whether this signed-in user is the person the invitation names (by email or username)."""
     person = existing_user_for_email(invitation.email)
     return person is not None and person.pk == user.pk
 
 
-def invitation_sets_password(*, invitation: Invitation, person: AbstractBaseUser | None) -> bool:
+def invitation_sets_password(*, invitation: Invitation, person: User | None) -> bool:
     """Whether opening the link may choose the person's password, rather than ask them to sign in.
 
     Only for a new person, or an account with no way in yet that belongs to no other tenant
@@ -178,7 +176,7 @@ def invitation_sets_password(*, invitation: Invitation, person: AbstractBaseUser
 
 
 @transaction.atomic
-def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Membership:
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     """Use an invitation once: the user joins with its role (an existing member keeps a higher one)."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.state is not InvitationState.PENDING:
@@ -199,7 +197,7 @@ def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Memb
 
 @sensitive_variables("password")
 @transaction.atomic
-def invitation_accept_with_password(*, invitation: Invitation, password: str) -> tuple[AbstractBaseUser, Membership]:
+def invitation_accept_with_password(*, invitation: Invitation, password: str) -> tuple[User, Membership]:
     """A new person (or an owner with no password yet) chooses a password through the link and joins.
 
     Raises InvitationError, changing nothing, when the link may not set this account's password.
@@ -214,9 +212,7 @@ def invitation_accept_with_password(*, invitation: Invitation, password: str) ->
 
 @sensitive_variables("password")
 @transaction.atomic
-def account_sign_up(
-    *, email: str, password: str, tenant_slug: str, tenant_name: str
-) -> tuple[AbstractBaseUser, Tenant]:
+def account_sign_up(*, email: str, password: str, tenant_slug: str, tenant_name: str) -> tuple[User, Tenant]:
     """Self sign-up: a person with a password, and a new tenant they own."""
     user = user_for_email(email)
     user.set_password(password)

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http import HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -25,7 +25,7 @@ OPENROUTER_KEY = "https://openrouter.test/api/v1/key"
 TENANT_PREFIX = "t/<slug:slug>/"
 
 
-def make_person(email: str, *, password: str | None = PASSWORD, **fields) -> AbstractBaseUser:
+def make_person(email: str, *, password: str | None = PASSWORD, **fields) -> User:
     """Create an account the way the install flow does (username = email); None: no usable password."""
     user = get_user_model().objects.create_user(username=email, email=email, password=password, **fields)
     if password is None:
@@ -34,21 +34,21 @@ def make_person(email: str, *, password: str | None = PASSWORD, **fields) -> Abs
     return user
 
 
-def join(tenant: Tenant, role: str, email: str | None = None) -> AbstractBaseUser:
+def join(tenant: Tenant, role: str, email: str | None = None) -> User:
     """Create a person with a role in a tenant; return the user."""
     user = make_person(email or f"{role}@{tenant.slug}.example")
     Membership.objects.create(user=user, tenant=tenant, role=role)
     return user
 
 
-def signed_in(client, user: AbstractBaseUser):
+def signed_in(client, user: User):
     """Return the test client signed in as `user`."""
     client.force_login(user)
     return client
 
 
 @pytest.fixture
-def people(tenant) -> dict[str, AbstractBaseUser]:
+def people(tenant) -> dict[str, User]:
     """One person per role in the `tenant` fixture (acme): owner@acme.example, admin@..., member@..."""
     return {role: join(tenant, role) for role in Role.values}
 

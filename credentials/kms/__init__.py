@@ -136,7 +136,7 @@ def get_keyring() -> Keyring:
     backends = []
     for entry in settings.SINATRA_KMS_BACKENDS:
         try:
-            backend_class = import_string(entry["BACKEND"])
+            backend_class = import_string(str(entry["BACKEND"]))
         except ImportError as exc:
             raise ImproperlyConfigured(f"Cannot load KMS backend {entry['BACKEND']!r}: {exc}") from exc
         backends.append(backend_class(**entry.get("OPTIONS", {})))
