@@ -66,6 +66,7 @@ def main() -> int:
     from credentials.kms.local import LocalKmsBackend
     from credentials.models import TenantModelCredential
     from credentials.services import Actor, credential_create
+    from providers import Provider
     from providers.secret import Secret
     from routing import catalog
     from routing.service import resolve
@@ -75,7 +76,7 @@ def main() -> int:
     tenant = Tenant.objects.create(slug=f"bench-{os.getpid()}", name="Bench")
     key = "sk-ant-api03-" + "b" * 93 + "AA"
     credential = credential_create(
-        tenant=tenant, provider="anthropic", secret=Secret(key), actor=Actor.command("bench")
+        tenant=tenant, provider=Provider.ANTHROPIC, secret=Secret(key), actor=Actor.command("bench")
     ).credential
 
     kms_calls = 0
@@ -92,22 +93,22 @@ def main() -> int:
     # The floor's ingredients: the data key in hand; the row fetched by its index every time.
     row = TenantModelCredential.objects.get(pk=credential.pk)
     cipher = AESGCM(_unwrap(row, keyring=get_keyring()).dek)
-    aad = data_aad(tenant_id=tenant.pk, provider="anthropic", credential_id=row.id)
+    aad = data_aad(tenant_id=tenant.pk, provider=Provider.ANTHROPIC, credential_id=row.id)
     table = connection.ops.quote_name(TenantModelCredential._meta.db_table)
     tenant_param = TenantModelCredential._meta.get_field("tenant").get_db_prep_value(tenant.pk, connection)
     select = f"SELECT * FROM {table} WHERE tenant_id = %s AND provider = %s AND status = %s"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(select, [tenant_param, "anthropic", "active"])
+        cursor.execute(select, [tenant_param, Provider.ANTHROPIC.value, "active"])
         ciphertext_index = [column[0] for column in cursor.description].index("ciphertext")
 
     def floor() -> None:
         with connection.cursor() as cursor:
-            cursor.execute(select, [tenant_param, "anthropic", "active"])
+            cursor.execute(select, [tenant_param, Provider.ANTHROPIC.value, "active"])
             ciphertext = bytes(cursor.fetchone()[ciphertext_index])
         cipher.decrypt(ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:], aad)
 
     def orm_floor() -> None:
-        found = TenantModelCredential.objects.get(tenant_id=tenant.pk, provider="anthropic", status="active")
+        found = TenantModelCredential.objects.get(tenant_id=tenant.pk, provider=Provider.ANTHROPIC, status="active")
         ciphertext = bytes(found.ciphertext)
         cipher.decrypt(ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:], aad)
 

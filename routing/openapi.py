@@ -1,5 +1,7 @@
 """The OpenAPI 3.1 description of the worker API, served at /api/v1/openapi.json."""
 
+from providers import Provider
+
 from .errors import ConfigError, CredentialUnavailable, MissingCredential, TenantInactive, UnsupportedProvider
 
 
@@ -80,7 +82,7 @@ OPENAPI = {
                     "tenant": {"type": "string", "description": "The tenant's slug.", "pattern": "^[-a-zA-Z0-9_]+$"},
                     "sinatrarc": {"type": "string", "description": "The repo's .sinatrarc text (YAML), if any."},
                     "model": {"type": "string", "description": "Instead of sinatrarc: a model name."},
-                    "model_provider": {"type": "string", "enum": ["anthropic", "openrouter"]},
+                    "model_provider": {"type": "string", "enum": list(Provider.values)},
                 },
                 "additionalProperties": True,
             },
@@ -98,7 +100,7 @@ OPENAPI = {
                     "warnings",
                 ],
                 "properties": {
-                    "provider": {"type": "string", "enum": ["anthropic", "openrouter"]},
+                    "provider": {"type": "string", "enum": list(Provider.values)},
                     "model": {"type": "string", "description": "The concrete id to send to the provider."},
                     "requested": {"type": "string", "description": "What was asked for."},
                     "base_url": {"type": "string"},

@@ -6,10 +6,7 @@ import respx
 from django.core.management.base import CommandError
 
 from credentials.models import CredentialEvent, EventKind, TenantModelCredential
-from credentials.services import Actor, credential_record_validation
 from providers import http as provider_http
-from providers.secret import Secret
-from providers.verification import Verdict, verify_key
 from tests.fakes.providers import anthropic_key, openrouter_key
 
 ANTHROPIC_MODELS = "https://api.anthropic.test/v1/models"
@@ -105,24 +102,3 @@ def test_without_verify_the_provider_is_not_asked(tenant, run_command):
     seed(run_command, "anthropic", anthropic_key())
     assert route.call_count == 0
     assert TenantModelCredential.objects.get(tenant=tenant).validated_at is None
-
-
-@respx.mock
-@pytest.mark.parametrize(
-    ("status", "verdict"),
-    [(200, Verdict.ACCEPTED), (401, Verdict.REJECTED), (403, Verdict.REJECTED), (500, Verdict.UNREACHABLE)],
-)
-def test_verify_key_tells_accepted_rejected_and_unreachable(status, verdict):
-    respx.get(ANTHROPIC_MODELS).mock(return_value=httpx.Response(status, json={"data": []}))
-    assert verify_key("anthropic", Secret(anthropic_key())).verdict is verdict
-
-
-def test_recording_a_validation_sets_validated_at_and_writes_an_event(tenant, store_key):
-    credential = store_key(tenant)
-    actor = Actor.command("test")
-    failed = credential_record_validation(credential=credential, accepted=False, actor=actor, detail="rejected")
-    assert failed.validated_at is None
-    passed = credential_record_validation(credential=credential, accepted=True, actor=actor)
-    assert passed.validated_at is not None
-    kinds = list(CredentialEvent.objects.filter(credential=credential).order_by("id").values_list("kind", flat=True))
-    assert kinds == [EventKind.CREATED, EventKind.VALIDATION_FAILED, EventKind.VALIDATED]
