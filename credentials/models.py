@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from providers import Provider
+from providers import KeyFacts, Provider
 from tenants.models import Tenant
 
 __all__ = ["CredentialEvent", "EventKind", "Provider", "Status", "TenantModelCredential"]
@@ -37,6 +37,17 @@ class TenantModelCredential(models.Model):
         default=False, help_text="Set when Cloud KMS decrypted it with a key version that is not primary."
     )
     validated_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the provider last rejected the key; cleared when it accepts it again."
+    )
+    # What the provider's key check learned (never the key): shown beside the hint.
+    organization_id = models.CharField(max_length=100, blank=True, help_text="Anthropic's organization id.")
+    provider_label = models.CharField(max_length=200, blank=True, help_text="OpenRouter's label for the key.")
+    limit_remaining = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True, help_text="OpenRouter credit left, in US dollars."
+    )
+    key_expires_at = models.DateTimeField(null=True, blank=True, help_text="When the provider stops accepting it.")
+    is_free_tier = models.BooleanField(null=True, blank=True, help_text="OpenRouter: never bought credit.")
     last_used_at = models.DateTimeField(null=True, blank=True)
     created_by = models.CharField(max_length=200, help_text="Who supplied the key: a user or command:<name>.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -57,6 +68,26 @@ class TenantModelCredential(models.Model):
     def __str__(self) -> str:
         return f"{self.provider} {self.key_hint} ({self.status})"
 
+    @property
+    def facts(self) -> KeyFacts:
+        """What the last key check learned, as the provider registry describes it."""
+        return KeyFacts(
+            organization_id=self.organization_id,
+            label=self.provider_label,
+            limit_remaining=self.limit_remaining,
+            expires_at=self.key_expires_at,
+            is_free_tier=self.is_free_tier,
+        )
+
+    def remember(self, facts: KeyFacts) -> list[str]:
+        """Keep what a key check learned; return the fields that changed."""
+        self.organization_id = facts.organization_id
+        self.provider_label = facts.label
+        self.limit_remaining = facts.limit_remaining
+        self.key_expires_at = facts.expires_at
+        self.is_free_tier = facts.is_free_tier
+        return ["organization_id", "provider_label", "limit_remaining", "key_expires_at", "is_free_tier"]
+
 
 class EventKind(models.TextChoices):
     CREATED = "created", "Created"
@@ -64,6 +95,7 @@ class EventKind(models.TextChoices):
     REVOKED = "revoked", "Revoked"
     VALIDATED = "validated", "Validated"
     VALIDATION_FAILED = "validation_failed", "Validation failed"
+    CHECK_INCOMPLETE = "check_incomplete", "Could not be checked"
     REWRAPPED = "rewrapped", "Rewrapped"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
 
@@ -12,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from providers import KeyFacts
 from providers.keys import InvalidKey, parse_api_key
 from providers.secret import Secret
 from providers.verification import Verdict, Verification, verify_key
@@ -63,16 +65,22 @@ def credential_submit(
         secret = parse_api_key(raw, provider=provider)
     except InvalidKey as exc:
         raise KeyRefused(str(exc)) from None
-    validated_at = None
+    verification = None
     if verify:
         verification = verify_key(provider, secret)
         if verification.verdict is Verdict.REJECTED:
             raise KeyRefused(verification.message)
         if verification.verdict is Verdict.UNREACHABLE and not allow_unverified:
             raise VerificationUnavailable(verification.message)
-        if verification.accepted:
-            validated_at = timezone.now()
-    return credential_create(tenant=tenant, provider=provider, secret=secret, actor=actor, validated_at=validated_at)
+    accepted = verification is not None and verification.accepted
+    return credential_create(
+        tenant=tenant,
+        provider=provider,
+        secret=secret,
+        actor=actor,
+        validated_at=timezone.now() if accepted else None,
+        facts=verification.facts if verification is not None else None,
+    )
 
 
 def _event(credential: TenantModelCredential, kind: str, actor: Actor, detail: str = "") -> CredentialEvent:
@@ -88,7 +96,13 @@ def _event(credential: TenantModelCredential, kind: str, actor: Actor, detail: s
 
 @sensitive_variables("secret")
 def credential_create(
-    *, tenant: Tenant, provider: str, secret: Secret, actor: Actor, validated_at=None
+    *,
+    tenant: Tenant,
+    provider: str,
+    secret: Secret,
+    actor: Actor,
+    validated_at: datetime | None = None,
+    facts: KeyFacts | None = None,
 ) -> StoredCredential:
     """Encrypt and store a tenant's key for a provider, revoking the active one it replaces.
 
@@ -104,6 +118,7 @@ def credential_create(
         key_hint=secret.hint,
         actor=actor,
         validated_at=validated_at,
+        facts=facts or KeyFacts(),
     )
 
 
@@ -116,7 +131,8 @@ def _store(
     sealed: Sealed,
     key_hint: str,
     actor: Actor,
-    validated_at,
+    validated_at: datetime | None,
+    facts: KeyFacts,
 ) -> StoredCredential:
     # Lock the tenant row: concurrent writers of one tenant's credentials queue here, so the
     # partial unique constraint is never the thing that stops the second one.
@@ -133,7 +149,7 @@ def _store(
         previous.status = Status.REVOKED
         previous.revoked_at = now
         previous.save(update_fields=["status", "revoked_at"])
-    credential = TenantModelCredential.objects.create(
+    credential = TenantModelCredential(
         id=credential_id,
         tenant=tenant,
         provider=provider,
@@ -147,6 +163,8 @@ def _store(
         validated_at=validated_at,
         created_by=actor.label,
     )
+    credential.remember(facts)
+    credential.save(force_insert=True)
     if previous is not None:
         _event(previous, EventKind.REPLACED, actor, f"replaced by {credential.key_hint} ({credential.id})")
         _event(credential, EventKind.CREATED, actor, f"replaces {previous.key_hint} ({previous.id})")
@@ -171,29 +189,49 @@ def credential_revoke(*, credential: TenantModelCredential, actor: Actor) -> Ten
 
 
 @transaction.atomic
-def credential_record_validation(
-    *, credential: TenantModelCredential, accepted: bool, actor: Actor, detail: str = ""
+def credential_record_check(
+    *, credential: TenantModelCredential, verification: Verification, actor: Actor
 ) -> TenantModelCredential:
-    """Record a live check of the key with its provider: `validated_at` and an event."""
+    """Record a live check of a stored key with its provider, whatever it answered.
+
+    Accepted: `validated_at`, what the provider said of the key, and the rejection mark cleared.
+    Rejected: the key is marked (`rejected_at`) so the console says so on every page.
+    Unreachable: only the event; the key's state stays as it was.
+    """
     credential = TenantModelCredential.objects.select_for_update().get(pk=credential.pk)
-    if accepted:
-        credential.validated_at = timezone.now()
-        credential.save(update_fields=["validated_at"])
-    _event(credential, EventKind.VALIDATED if accepted else EventKind.VALIDATION_FAILED, actor, detail[:500])
+    now = timezone.now()
+    if verification.verdict is Verdict.ACCEPTED:
+        credential.validated_at, credential.rejected_at = now, None
+        changed = credential.remember(verification.facts or KeyFacts())
+        credential.save(update_fields=["validated_at", "rejected_at", *changed])
+        _event(credential, EventKind.VALIDATED, actor, verification.message[:500])
+    elif verification.verdict is Verdict.REJECTED:
+        credential.rejected_at = now
+        credential.save(update_fields=["rejected_at"])
+        _event(credential, EventKind.VALIDATION_FAILED, actor, verification.message[:500])
+    else:
+        _event(credential, EventKind.CHECK_INCOMPLETE, actor, verification.message[:500])
     return credential
 
 
 def credential_reverify(*, credential: TenantModelCredential, actor: Actor) -> Verification:
-    """Check an active key with its provider again and record the answer (not when unreachable).
+    """Check an active key with its provider again and record the answer as an event.
 
-    A key that no longer decrypts raises KmsError.
+    A key that no longer decrypts is recorded too, then raises KmsError.
     """
-    verification = verify_key(credential.provider, credential_open(credential))
-    if verification.verdict is not Verdict.UNREACHABLE:
-        credential_record_validation(
-            credential=credential, accepted=verification.accepted, actor=actor, detail=verification.message
-        )
+    try:
+        secret = credential_open(credential)
+    except KmsError as exc:
+        _record_incomplete(credential=credential, actor=actor, detail=f"does not decrypt: {exc}")
+        raise
+    verification = verify_key(credential.provider, secret)
+    credential_record_check(credential=credential, verification=verification, actor=actor)
     return verification
+
+
+@transaction.atomic
+def _record_incomplete(*, credential: TenantModelCredential, actor: Actor, detail: str) -> None:
+    _event(credential, EventKind.CHECK_INCOMPLETE, actor, detail[:500])
 
 
 def credential_open(credential: TenantModelCredential | ActiveKey, *, use_cache: bool = True) -> Secret:

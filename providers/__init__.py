@@ -13,9 +13,9 @@ package of the project and has no models.
 from __future__ import annotations
 
 from . import anthropic, openrouter
-from .base import KeyShape, LookAlike, Provider, ProviderSpec
+from .base import KeyFacts, KeyShape, LookAlike, Provider, ProviderSpec
 
-__all__ = ["KeyShape", "LookAlike", "Provider", "ProviderSpec", "all_specs", "spec"]
+__all__ = ["KeyFacts", "KeyShape", "LookAlike", "Provider", "ProviderSpec", "all_specs", "spec"]
 
 _REGISTRY: dict[Provider, ProviderSpec] = {entry.name: entry for entry in (anthropic.SPEC, openrouter.SPEC)}
 assert set(_REGISTRY) == set(Provider), "every Provider needs exactly one ProviderSpec"

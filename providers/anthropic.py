@@ -7,7 +7,7 @@ import re
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from .base import KeyShape, LookAlike, Provider, ProviderSpec
+from .base import KeyFacts, KeyShape, LookAlike, Provider, ProviderSpec
 from .errors import KeyRejected, ProviderUnavailable
 from .http import json_body, request, unavailable
 from .secret import Secret
@@ -58,8 +58,8 @@ def list_models(secret: Secret) -> list[str]:
     return ids
 
 
-def verify_key(secret: Secret) -> None:
-    """Return if Anthropic accepts the key; raise KeyRejected or ProviderUnavailable."""
+def verify_key(secret: Secret) -> KeyFacts:
+    """Return what Anthropic says of a key it accepts; raise KeyRejected or ProviderUnavailable."""
     response = request(
         PROVIDER, "GET", _models_url(), headers=_headers(secret), params={"limit": 1}, attempts=2, max_wait=2.0
     )
@@ -67,7 +67,20 @@ def verify_key(secret: Secret) -> None:
         raise _rejected(response.status_code)
     if response.status_code != 200:
         raise unavailable(PROVIDER, response, "the key check")
+    organization = response.headers.get("anthropic-organization-id", "")
+    return KeyFacts(organization_id=organization[:100] if ORGANIZATION_ID.fullmatch(organization) else "")
 
+
+# What an organization id looks like: anything else in that header is not shown to anyone.
+ORGANIZATION_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+
+CLAUDE_SUBSCRIPTION_TOKEN = (
+    "That is a Claude subscription token, not an API key (sk-ant-oat01-... or sk-ant-ort01-..., "
+    "from `claude setup-token` or `claude login`): it belongs to Claude Code and may not be used by "
+    "other products. Create an API key (sk-ant-api03-...) in the Anthropic Console "
+    "(console.anthropic.com, Settings, API keys) and paste that."
+)
 
 SPEC = ProviderSpec(
     name=Provider.ANTHROPIC,
@@ -89,6 +102,14 @@ SPEC = ProviderSpec(
             "That is an Anthropic Admin API key (sk-ant-admin01-...): it manages an organization "
             "and cannot call models. Create an API key (sk-ant-api03-...) in the Anthropic Console "
             "and paste that.",
+        ),
+        LookAlike(
+            "sk-ant-oat01-",
+            CLAUDE_SUBSCRIPTION_TOKEN,
+        ),
+        LookAlike(
+            "sk-ant-ort01-",
+            CLAUDE_SUBSCRIPTION_TOKEN,
         ),
         LookAlike(
             "sk-ant-",

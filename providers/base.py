@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -44,6 +46,25 @@ class KeyShape:
     help_text: str  # under the form field
 
 
+# A key that expires sooner than this is flagged in the console and by verify_credentials --live.
+EXPIRY_WARNING = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    """What a provider said about a key when it was checked; never the key itself."""
+
+    organization_id: str = ""  # Anthropic: the anthropic-organization-id response header
+    label: str = ""  # OpenRouter: the key's label
+    limit_remaining: Decimal | None = None  # OpenRouter: credit left, in US dollars (None: no limit)
+    expires_at: datetime | None = None  # OpenRouter: when the key stops working (None: never)
+    is_free_tier: bool | None = None  # OpenRouter: the account has never bought credit
+
+    def expires_soon(self, now: datetime) -> bool:
+        """Whether the key stops working within EXPIRY_WARNING of `now` (or already has)."""
+        return self.expires_at is not None and self.expires_at - now <= EXPIRY_WARNING
+
+
 @dataclass(frozen=True)
 class ProviderSpec:
     """One provider, as the rest of Sinatra sees it."""
@@ -53,7 +74,7 @@ class ProviderSpec:
     look_alikes: tuple[LookAlike, ...]
     base_url_setting: str  # e.g. SINATRA_ANTHROPIC_BASE_URL
     environment_key_setting: str  # e.g. ANTHROPIC_API_KEY, read in single-tenant evaluation only
-    verify_key: Callable[[Secret], None]  # raises KeyRejected or ProviderUnavailable
+    verify_key: Callable[[Secret], KeyFacts]  # raises KeyRejected or ProviderUnavailable
 
     @property
     def label(self) -> str:

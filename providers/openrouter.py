@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from .base import KeyShape, LookAlike, Provider, ProviderSpec
+from .base import KeyFacts, KeyShape, LookAlike, Provider, ProviderSpec
 from .errors import KeyRejected, ProviderUnavailable
 from .http import json_body, request, unavailable
 from .secret import Secret
@@ -32,8 +35,11 @@ def list_models() -> list[tuple[str, int]]:
 
 
 @sensitive_variables("secret")
-def verify_key(secret: Secret) -> None:
-    """Return if OpenRouter accepts the key; raise KeyRejected or ProviderUnavailable."""
+def verify_key(secret: Secret) -> KeyFacts:
+    """Return what OpenRouter says of a key it accepts; raise KeyRejected or ProviderUnavailable.
+
+    A management (provisioning) key is refused: it manages other keys and cannot call models.
+    """
     response = request(
         PROVIDER,
         "GET",
@@ -46,6 +52,38 @@ def verify_key(secret: Secret) -> None:
         raise KeyRejected("OpenRouter rejected the key (401): check that it was copied whole and is not disabled.")
     if response.status_code != 200:
         raise unavailable(PROVIDER, response, "the key check")
+    data = json_body(PROVIDER, response).get("data")
+    if not isinstance(data, dict):  # accepted, but it said nothing more of the key
+        return KeyFacts()
+    if data.get("is_management_key") is True or data.get("is_provisioning_key") is True:
+        raise KeyRejected(
+            "That is an OpenRouter management (provisioning) key: it creates and manages other keys and cannot "
+            "call models. Create an API key at openrouter.ai/keys and paste that."
+        )
+    return KeyFacts(
+        label=data["label"][:200] if isinstance(data.get("label"), str) else "",
+        limit_remaining=_decimal(data.get("limit_remaining")),
+        expires_at=_moment(data.get("expires_at")),
+        is_free_tier=data["is_free_tier"] if isinstance(data.get("is_free_tier"), bool) else None,
+    )
+
+
+def _decimal(value: object) -> Decimal | None:
+    """A JSON number as a Decimal (credit in dollars); anything else is unknown."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return Decimal(str(value)).quantize(Decimal("0.0001"))
+
+
+def _moment(value: object) -> datetime | None:
+    """An ISO 8601 time with its zone; anything else is unknown."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 SPEC = ProviderSpec(

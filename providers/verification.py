@@ -8,6 +8,7 @@ from enum import StrEnum
 from django.views.decorators.debug import sensitive_variables
 
 from . import spec
+from .base import KeyFacts
 from .errors import KeyRejected, ProviderUnavailable
 from .secret import Secret
 
@@ -22,6 +23,7 @@ class Verdict(StrEnum):
 class Verification:
     verdict: Verdict
     message: str = ""
+    facts: KeyFacts | None = None  # what the provider said of a key it accepted
 
     @property
     def accepted(self) -> bool:
@@ -32,9 +34,9 @@ class Verification:
 def verify_key(provider: str, secret: Secret) -> Verification:
     """Ask the provider whether it accepts the key; the message never contains it."""
     try:
-        spec(provider).verify_key(secret)
+        facts = spec(provider).verify_key(secret)
     except KeyRejected as exc:
         return Verification(Verdict.REJECTED, str(exc))
     except ProviderUnavailable as exc:
         return Verification(Verdict.UNREACHABLE, str(exc))
-    return Verification(Verdict.ACCEPTED)
+    return Verification(Verdict.ACCEPTED, facts=facts)

@@ -329,7 +329,7 @@ def test_re_verify_of_a_rejected_key_records_it_and_the_page_shows_rejected(owne
     assert f"Key {credential.key_hint} verified" in section(response, "anthropic")
 
 
-def test_re_verify_when_the_provider_is_unreachable_records_nothing(owner, tenant, key_checks):
+def test_re_verify_when_the_provider_is_unreachable_records_the_attempt_and_keeps_the_state(owner, tenant, key_checks):
     key = openrouter_key()
     credential = stored(tenant, "openrouter", verified=True, key=key)
     validated_at = credential.validated_at
@@ -341,9 +341,14 @@ def test_re_verify_when_the_provider_is_unreachable_records_nothing(owner, tenan
         "OpenRouter answered HTTP 503 to the key check; try again later."
     ]
     assert len(key_checks.checks_of("openrouter")) == 2  # retried once
-    assert CredentialEvent.objects.count() == events
+    [attempt] = CredentialEvent.objects.order_by("-id")[: CredentialEvent.objects.count() - events]
+    assert attempt.kind == EventKind.CHECK_INCOMPLETE
+    assert attempt.detail == "OpenRouter answered HTTP 503 to the key check; try again later."
+    assert attempt.actor == "owner@acme.example"
     credential.refresh_from_db()
     assert credential.validated_at == validated_at
+    assert credential.rejected_at is None
+    assert f"Key {credential.key_hint} verified" in section(response, "openrouter")
 
 
 def test_re_verify_of_a_key_that_no_longer_decrypts_asks_nobody(owner, tenant, key_checks):

@@ -28,7 +28,9 @@ def reverify(client, *credentials: TenantModelCredential):
 
 
 def checks_recorded() -> list[tuple[str, str]]:
-    rows = CredentialEvent.objects.filter(kind__in=[EventKind.VALIDATED, EventKind.VALIDATION_FAILED])
+    rows = CredentialEvent.objects.filter(
+        kind__in=[EventKind.VALIDATED, EventKind.VALIDATION_FAILED, EventKind.CHECK_INCOMPLETE]
+    )
     return list(rows.order_by("created_at", "id").values_list("credential__provider", "kind"))
 
 
@@ -79,7 +81,7 @@ def test_a_rejected_key_gets_a_validation_failed_event_with_the_reason(admin_cli
     assert find_leaks(response.content, [key]) == []
 
 
-def test_an_unreachable_provider_writes_no_event(admin_client, keys, key_checks):
+def test_an_unreachable_provider_records_the_attempt_and_leaves_the_key_unverified(admin_client, keys, key_checks):
     openrouter, key = keys["openrouter"]
     key_checks.answer(key, "unreachable")
     response = reverify(admin_client, openrouter)
@@ -88,9 +90,10 @@ def test_an_unreachable_provider_writes_no_event(admin_client, keys, key_checks)
         "OpenRouter answered HTTP 503 to the key check; try again later."
     ]
     assert 'class="warning"' in response.content.decode()
-    assert checks_recorded() == []
+    assert checks_recorded() == [("openrouter", EventKind.CHECK_INCOMPLETE)]
     openrouter.refresh_from_db()
     assert openrouter.validated_at is None
+    assert openrouter.rejected_at is None
 
 
 def test_a_mixed_selection_records_each_answer(admin_client, keys, key_checks):
@@ -98,7 +101,10 @@ def test_a_mixed_selection_records_each_answer(admin_client, keys, key_checks):
     key_checks.answer(a_key, "rejected")
     key_checks.answer(o_key, "unreachable")
     reverify(admin_client, anthropic, openrouter)
-    assert checks_recorded() == [("anthropic", EventKind.VALIDATION_FAILED)]
+    assert sorted(checks_recorded()) == [
+        ("anthropic", EventKind.VALIDATION_FAILED),
+        ("openrouter", EventKind.CHECK_INCOMPLETE),
+    ]
 
 
 def test_a_row_that_does_not_decrypt_is_reported_and_nobody_is_asked(admin_client, keys, key_checks):
@@ -108,7 +114,7 @@ def test_a_row_that_does_not_decrypt_is_reported_and_nobody_is_asked(admin_clien
     [message] = messages_of(response)
     assert message.startswith(f"acme/anthropic {anthropic.key_hint} does not decrypt:")
     assert key_checks.checked == []
-    assert checks_recorded() == []
+    assert checks_recorded() == [("anthropic", EventKind.CHECK_INCOMPLETE)]  # the attempt is on record
 
 
 def test_revoked_rows_are_skipped(admin_client, admin_user, keys, key_checks):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import traceback
+from datetime import UTC, datetime
+from decimal import Decimal
 from types import SimpleNamespace
 
 import httpx
 import pytest
 import respx
 
+from providers import KeyFacts
 from providers import anthropic as anthropic_client
 from providers import http as provider_clients
 from providers import openrouter as openrouter_client
@@ -174,7 +178,7 @@ def test_anthropic_verify_key_outcomes(router, outcome, answer, error, message):
     answer_with(router.get(ANTHROPIC_MODELS_URL), answer)
 
     if error is None:
-        assert anthropic_client.verify_key(Secret(anthropic_key())) is None
+        assert anthropic_client.verify_key(Secret(anthropic_key())) == KeyFacts()
     else:
         with pytest.raises(error, match=message):
             anthropic_client.verify_key(Secret(anthropic_key()))
@@ -204,7 +208,7 @@ def test_openrouter_verify_key_outcomes(router, outcome, answer, error, message)
     answer_with(router.get(OPENROUTER_KEY_URL), answer)
 
     if error is None:
-        assert openrouter_client.verify_key(Secret(openrouter_key())) is None
+        assert openrouter_client.verify_key(Secret(openrouter_key())) == KeyFacts(label="x")
     else:
         with pytest.raises(error, match=message):
             openrouter_client.verify_key(Secret(openrouter_key()))
@@ -452,3 +456,80 @@ def test_httpx_own_request_log_is_captured_and_holds_no_key(router, all_logs):
     httpx_records = [record for record in all_logs.records if record.name.startswith("httpx")]
     assert httpx_records, "httpx logs its requests at INFO; the test must see them"
     assert find_leaks(log_text(all_logs), [ANTHROPIC_CANARY]) == []
+
+
+# --- What a key check learns, and keys refused for what they are.
+
+
+def test_anthropic_verify_key_keeps_the_organization_id(router):
+    router.get(ANTHROPIC_MODELS_URL).mock(
+        return_value=httpx.Response(200, json={"data": []}, headers={"anthropic-organization-id": "9f1c2e6a-org_01Abc"})
+    )
+
+    assert anthropic_client.verify_key(Secret(anthropic_key())) == KeyFacts(organization_id="9f1c2e6a-org_01Abc")
+
+
+def test_anthropic_verify_key_ignores_an_organization_header_that_is_not_an_id(router):
+    router.get(ANTHROPIC_MODELS_URL).mock(
+        return_value=httpx.Response(200, json={"data": []}, headers={"anthropic-organization-id": "<script>x</script>"})
+    )
+
+    assert anthropic_client.verify_key(Secret(anthropic_key())).organization_id == ""
+
+
+def test_openrouter_verify_key_keeps_label_credit_expiry_and_tier(router):
+    router.get(OPENROUTER_KEY_URL).mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "data": {
+                    "label": "ci-runner",
+                    "limit": 20,
+                    "limit_remaining": 12.3456789,
+                    "usage": 7.65,
+                    "is_free_tier": False,
+                    "expires_at": "2026-12-05T00:00:00Z",
+                    "is_provisioning_key": False,
+                }
+            },
+        )
+    )
+
+    facts = openrouter_client.verify_key(Secret(openrouter_key()))
+
+    assert facts == KeyFacts(
+        label="ci-runner",
+        limit_remaining=Decimal("12.3457"),
+        expires_at=datetime(2026, 12, 5, tzinfo=UTC),
+        is_free_tier=False,
+    )
+    assert facts.expires_soon(datetime(2026, 11, 29, tzinfo=UTC))
+    assert not facts.expires_soon(datetime(2026, 11, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"label": "x", "limit_remaining": None, "expires_at": None, "is_free_tier": None},
+        {"label": 7, "limit_remaining": "lots", "expires_at": "soon", "is_free_tier": "no"},
+        {"limit_remaining": True, "expires_at": 1790000000},
+        {"limit_remaining": float("inf")},
+    ],
+    ids=["nulls", "wrong types", "bool and number", "infinite"],
+)
+def test_openrouter_verify_key_treats_what_it_cannot_read_as_unknown(router, data):
+    router.get(OPENROUTER_KEY_URL).mock(
+        return_value=httpx.Response(200, content=json.dumps({"data": data}).replace("Infinity", "1e999"))
+    )
+
+    facts = openrouter_client.verify_key(Secret(openrouter_key()))
+
+    assert (facts.limit_remaining, facts.expires_at, facts.is_free_tier) == (None, None, None)
+
+
+@pytest.mark.parametrize("flag", ["is_management_key", "is_provisioning_key"])
+def test_openrouter_refuses_a_management_key_saying_it_cannot_call_models(router, flag):
+    router.get(OPENROUTER_KEY_URL).mock(return_value=httpx.Response(200, json={"data": {"label": "mgmt", flag: True}}))
+
+    with pytest.raises(KeyRejected, match=r"management \(provisioning\) key: it creates and manages other keys"):
+        openrouter_client.verify_key(Secret(openrouter_key()))

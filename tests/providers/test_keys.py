@@ -17,6 +17,8 @@ ANTHROPIC = "sk-ant-api03-" + "CanaryAnthropicBody_" + "x" * 73 + "AA"
 OPENROUTER = "sk-or-v1-" + "c0ffee" * 10 + "beef"
 ADMIN = "sk-ant-admin01-" + "CanaryAdminBody" + "y" * 70 + "AA"
 OAUTH = "sk-ant-oat01-" + "CanaryOauthBody" + "z" * 70 + "AA"
+REFRESH = "sk-ant-ort01-" + "CanaryRefreshBody" + "r" * 70 + "AA"
+OTHER_ANTHROPIC = "sk-ant-sid01-" + "CanarySessionBody" + "s" * 70 + "AA"
 OPENAI = "sk-" + "CanaryOpenAIBody" + "A1b2" * 8
 OPENAI_PROJECT = "sk-proj-" + "CanaryProjectBody" + "Q9_-" * 30
 
@@ -100,8 +102,11 @@ REFUSALS = [
     (OPENROUTER, "anthropic", "paste it as the OpenRouter API key instead"),
     (ADMIN, "anthropic", "Admin API key"),
     (ADMIN, "openrouter", "Admin API key"),
-    (OAUTH, "anthropic", "not an API key"),
-    (OAUTH, "openrouter", "not an API key"),
+    (OAUTH, "anthropic", "Claude subscription token, not an API key"),
+    (OAUTH, "openrouter", "Claude subscription token, not an API key"),
+    (REFRESH, "anthropic", "claude setup-token"),
+    (REFRESH, "openrouter", "Create an API key (sk-ant-api03-...) in the Anthropic Console"),
+    (OTHER_ANTHROPIC, "anthropic", "an Anthropic token but not an API key"),
     (OPENAI, "anthropic", "OpenAI key"),
     (OPENAI, "openrouter", "OpenAI key"),
     (OPENAI_PROJECT, "anthropic", "OpenAI key"),
@@ -152,6 +157,9 @@ REFUSAL_IDS = [
     "admin-key-in-openrouter-slot",
     "anthropic-oauth-token-in-anthropic-slot",
     "anthropic-oauth-token-in-openrouter-slot",
+    "claude-refresh-token-in-anthropic-slot",
+    "claude-refresh-token-in-openrouter-slot",
+    "other-anthropic-token",
     "openai-key-in-anthropic-slot",
     "openai-key-in-openrouter-slot",
     "openai-project-key-in-anthropic-slot",
@@ -224,7 +232,18 @@ def test_invalid_key_is_a_value_error():
 # set cannot carry anything of the input it refused.
 REFUSAL_MESSAGES = frozenset(refusal(raw, provider) for raw, provider, _ in REFUSALS)
 
-PREFIXES = ["", "sk-", "sk-ant-", "sk-ant-api03-", "sk-ant-admin01-", "sk-or-", "sk-or-v1-", "sk-proj-"]
+PREFIXES = [
+    "",
+    "sk-",
+    "sk-ant-",
+    "sk-ant-api03-",
+    "sk-ant-admin01-",
+    "sk-ant-oat01-",
+    "sk-ant-ort01-",
+    "sk-or-",
+    "sk-or-v1-",
+    "sk-proj-",
+]
 KEY_ALPHABET = string.ascii_letters + string.digits + "_-"
 
 
