@@ -62,11 +62,13 @@ class TenantModelCredentialAdmin(ReadOnlyAdmin):
         "status",
         "kek_id",
         "validated_at",
+        "rejected_at",
+        "key_expires_at",
         "last_used_at",
         "created_at",
         "revoked_at",
     ]
-    list_filter = ["provider", "status", "needs_rewrap"]
+    list_filter = ["provider", "status", "needs_rewrap", ("rejected_at", admin.EmptyFieldListFilter)]
     search_fields = ["tenant__slug", "tenant__name", "=id", "key_hint"]
     list_select_related = ["tenant"]
     # wrapped_dek and ciphertext are deliberately absent: bytes an operator has no use for.
@@ -81,6 +83,12 @@ class TenantModelCredentialAdmin(ReadOnlyAdmin):
         "envelope_version",
         "needs_rewrap",
         "validated_at",
+        "rejected_at",
+        "organization_id",
+        "provider_label",
+        "limit_remaining",
+        "key_expires_at",
+        "is_free_tier",
         "last_used_at",
         "created_by",
         "created_at",

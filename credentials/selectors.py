@@ -12,8 +12,10 @@ from uuid import UUID
 from django.db import connections, models, router
 from django.db.models import Field, Q, QuerySet
 from django.db.models.expressions import Col
+from django.utils import timezone
 
 from providers import spec
+from providers.base import EXPIRY_WARNING
 from tenants.models import Tenant
 
 from .models import CredentialEvent, EventKind, Provider, Status, TenantModelCredential
@@ -61,6 +63,10 @@ class ProviderCredentials:
     def label(self) -> str:
         return spec(self.provider).label
 
+    @property
+    def expires_soon(self) -> bool:
+        return self.active is not None and self.active.facts.expires_soon(timezone.now())
+
     def with_state(self, state: CredentialState, detail: str) -> ProviderCredentials:
         return dataclasses.replace(self, state=state, detail=detail)
 
@@ -82,14 +88,24 @@ def tenant_credential_rows(*, tenant: Tenant) -> list[ProviderCredentials]:
         state, detail = CredentialState.NONE, ""
         if active is not None:
             check = last_check.get(active.id)
-            if check is not None and check.kind == EventKind.VALIDATION_FAILED:
-                state, detail = CredentialState.REJECTED, check.detail or "The provider rejected this key."
+            if active.rejected_at is not None:
+                reason = check.detail if check is not None and check.kind == EventKind.VALIDATION_FAILED else ""
+                state, detail = CredentialState.REJECTED, reason or "The provider rejected this key."
             elif active.validated_at:
                 state = CredentialState.VERIFIED
             else:
                 state, detail = CredentialState.UNVERIFIED, "Not verified with the provider yet."
         result.append(ProviderCredentials(provider, active, state, detail, revoked))
     return result
+
+
+def keys_needing_attention(*, tenant: Tenant, now: datetime) -> QuerySet[TenantModelCredential]:
+    """Return a tenant's active keys that its provider rejected or that expire within EXPIRY_WARNING."""
+    return TenantModelCredential.objects.filter(
+        Q(rejected_at__isnull=False) | Q(key_expires_at__lte=now + EXPIRY_WARNING),
+        tenant=tenant,
+        status=Status.ACTIVE,
+    ).order_by("provider")
 
 
 def tenant_events(*, tenant: Tenant, limit: int = 50) -> QuerySet[CredentialEvent]:

@@ -102,3 +102,17 @@ def test_without_verify_the_provider_is_not_asked(tenant, run_command):
     seed(run_command, "anthropic", anthropic_key())
     assert route.call_count == 0
     assert TenantModelCredential.objects.get(tenant=tenant).validated_at is None
+
+
+@respx.mock
+def test_an_openrouter_management_key_is_refused_and_nothing_is_stored(tenant, run_command):
+    key = openrouter_key()
+    respx.get(OPENROUTER_KEY).mock(return_value=httpx.Response(200, json={"data": {"is_management_key": True}}))
+
+    with pytest.raises(CommandError) as excinfo:
+        seed(run_command, "openrouter", key, "--verify", "--allow-unverified")
+
+    assert "management (provisioning) key" in str(excinfo.value)
+    assert "Nothing was stored." in str(excinfo.value)
+    assert key not in str(excinfo.value)
+    assert not TenantModelCredential.objects.exists()

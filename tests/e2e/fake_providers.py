@@ -35,7 +35,7 @@ OPENROUTER_MODELS = [  # (slug, created): OpenRouter's order says nothing, `crea
     ("meta-llama/llama-3.1-405b-instruct", 1_721_000_000),
 ]
 
-ACCEPT, REJECT, UNAVAILABLE = "accept", "reject", "unavailable"
+ACCEPT, REJECT, UNAVAILABLE, MANAGEMENT = "accept", "reject", "unavailable", "management"
 
 
 class FakeProvider:
@@ -90,6 +90,11 @@ class FakeProvider:
         self.keys[key] = UNAVAILABLE
         return key
 
+    def management(self, key: str) -> str:
+        """A key the provider accepts but that only manages other keys (OpenRouter's provisioning keys)."""
+        self.keys[key] = MANAGEMENT
+        return key
+
     def start(self) -> FakeProvider:
         self._thread.start()
         return self
@@ -142,7 +147,15 @@ class FakeOpenRouter(FakeProvider):
             return 503, {"error": {"code": 503, "message": "Service temporarily unavailable"}}
         if verdict == REJECT:
             return 401, {"error": {"code": 401, "message": "User not found."}}
-        return 200, {"data": {"label": "sk-or-v1-abc...xyz", "usage": 0, "limit": None, "is_free_tier": False}}
+        return 200, {
+            "data": {
+                "label": "sk-or-v1-abc...xyz",
+                "usage": 0,
+                "limit": None,
+                "is_free_tier": False,
+                "is_provisioning_key": verdict == MANAGEMENT,
+            }
+        }
 
 
 @contextmanager
