@@ -409,7 +409,11 @@ def test_rewrap_dry_run_says_what_it_would_do_and_changes_nothing(rows_under_a, 
     before = snapshot()
     out, _ = run_command("rewrap_credentials", "--dry-run")
     assert f"would rewrap 3 from {kek_id_of(KEY_A)}" in out
-    assert f"Dry run: 3 credentials would be rewrapped to {kek_id_of(KEY_B)}; nothing was changed." in out
+    assert "  3/3 opened with the configured keys" in out
+    assert (
+        f"Dry run: 3 credentials would be rewrapped to {kek_id_of(KEY_B)}; each opens with the configured keys. "
+        "Nothing was changed."
+    ) in out
     assert snapshot() == before
     assert not CredentialEvent.objects.filter(kind="rewrapped").exists()
 
@@ -509,3 +513,31 @@ def test_rewrap_without_a_primary_key_is_a_clear_error(rows_under_a, settings):
 
 def test_rewrap_refuses_an_unknown_tenant(rows_under_a):
     assert "No tenant has the slug 'nobody'" in command_error("rewrap_credentials", "--tenant", "nobody")
+
+
+def test_rewrap_dry_run_names_each_row_the_configured_keys_cannot_open(rows_under_a, run_command, settings):
+    settings.SINATRA_KMS_BACKENDS = local_backends(KEY_B)  # key A, which wrapped them, is missing
+    before = snapshot()
+
+    with pytest.raises(CommandError) as excinfo:
+        run_command("rewrap_credentials", "--dry-run")
+
+    message = str(excinfo.value)
+    assert message.startswith("Dry run: 3 of 3 credentials cannot be opened with the configured keys")
+    assert "acme/anthropic" in message
+    assert "globex/openrouter" in message
+    assert message.endswith("Nothing was changed.")
+    assert snapshot() == before
+
+
+def test_rewrap_dry_run_names_a_damaged_row_among_good_ones(rows_under_a, run_command):
+    damaged = TenantModelCredential.objects.filter(tenant__slug="globex").get()
+    TenantModelCredential.objects.filter(pk=damaged.pk).update(ciphertext=b"\0" * 40)
+
+    with pytest.raises(CommandError) as excinfo:
+        run_command("rewrap_credentials", "--dry-run")
+
+    assert str(excinfo.value).startswith(
+        f"Dry run: 1 of 3 credentials cannot be opened with the configured keys, so they cannot be rewrapped: "
+        f"globex/openrouter ({damaged.pk})."
+    )

@@ -1,7 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
+from credentials.envelope import open_sealed
 from credentials.kms import KmsError, KmsUnavailable, get_keyring
+from credentials.models import TenantModelCredential
 from credentials.selectors import credentials_to_rewrap
 from credentials.services import Actor, credential_rewrap
 from tenants.management import tenant_for_command
@@ -37,10 +39,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Every credential is already wrapped by {target}; nothing to do."))
             return
         if dry_run:
-            for group in rows.order_by().values("kek_id", "kek_version").annotate(rows=Count("id")):
-                source = group["kek_version"] or group["kek_id"]
-                self.stdout.write(f"would rewrap {group['rows']} from {source}")
-            self.stdout.write(f"Dry run: {total} credentials would be rewrapped to {target}; nothing was changed.")
+            self.dry_run(rows, total, target, batch_size)
             return
 
         self.stdout.write(f"Rewrapping {total} credentials to {target}...")
@@ -70,3 +69,29 @@ class Command(BaseCommand):
                 f"{', '.join(failed)}."
             )
         self.stdout.write(self.style.SUCCESS(f"Rewrapped {done} credentials to {target}."))
+
+    def dry_run(self, rows: QuerySet[TenantModelCredential], total: int, target: str, batch_size: int) -> None:
+        """Say what would move, and open every row with the configured keys; name each that does not open."""
+        for group in rows.order_by().values("kek_id", "kek_version").annotate(rows=Count("id")):
+            source = group["kek_version"] or group["kek_id"]
+            self.stdout.write(f"would rewrap {group['rows']} from {source}")
+        failed = []
+        for opened, row in enumerate(rows.iterator(chunk_size=batch_size), start=1):
+            try:
+                open_sealed(row, use_cache=False)  # opens and checks; writes nothing, not even needs_rewrap
+            except KmsUnavailable as exc:
+                raise CommandError(f"{exc} {opened - 1} of {total} were opened; nothing was changed.") from None
+            except KmsError as exc:
+                failed.append(f"{row.tenant.slug}/{row.provider} ({row.id})")
+                self.stderr.write(f"CANNOT OPEN {row.tenant.slug}/{row.provider} (credential {row.id}): {exc}")
+            if opened % batch_size == 0 or opened == total:
+                self.stdout.write(f"  {opened}/{total} opened with the configured keys")
+        if failed:
+            raise CommandError(
+                f"Dry run: {len(failed)} of {total} credentials cannot be opened with the configured keys, so they "
+                f"cannot be rewrapped: {', '.join(failed)}. Nothing was changed."
+            )
+        self.stdout.write(
+            f"Dry run: {total} credentials would be rewrapped to {target}; each opens with the configured keys. "
+            "Nothing was changed."
+        )
