@@ -26,7 +26,7 @@ from .forms import InviteForm
 @login_required
 def home(request: AuthenticatedRequest) -> HttpResponse:
     memberships = list(Membership.objects.filter(user=request.user).select_related("tenant"))
-    if len(memberships) == 1:
+    if len(memberships) == 1 and not request.user.is_staff:  # operators land here: the admin is one link away
         return redirect("console", memberships[0].tenant.slug)
     return render(request, "console/home.html", {"memberships": memberships})
 

@@ -304,3 +304,16 @@ def test_admins_and_members_cannot_remove_or_withdraw(client, tenant, people, ro
     assert client.post(withdraw_url(invitation)).status_code == 403
     assert Membership.objects.filter(pk=owner.pk).exists()
     assert Invitation.objects.get().state == "pending"
+
+
+@pytest.mark.parametrize("tenants", [0, 1], ids=["no tenant", "one tenant"])
+def test_an_operators_home_links_to_the_admin(client, tenant, tenants):
+    operator = make_person("ops@example.com", is_staff=True, is_superuser=True)
+    if tenants:
+        Membership.objects.create(user=operator, tenant=tenant, role=Role.OWNER)
+
+    response = signed_in(client, operator).get(HOME)
+
+    assert response.status_code == 200
+    assert f'href="{reverse("admin:index")}"' in response.content.decode()
+    assert "You belong to no tenant yet" not in text(response)

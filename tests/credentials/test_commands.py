@@ -541,3 +541,9 @@ def test_rewrap_dry_run_names_a_damaged_row_among_good_ones(rows_under_a, run_co
         f"Dry run: 1 of 3 credentials cannot be opened with the configured keys, so they cannot be rewrapped: "
         f"globex/openrouter ({damaged.pk})."
     )
+
+
+def test_seed_credential_says_when_a_key_was_stored_without_a_live_check(tenant, run_command):
+    out, _ = run_command("seed_credential", "--tenant", "acme", "--provider", "openrouter", stdin=openrouter_key())
+
+    assert "It was stored without a live check: add --verify" in out

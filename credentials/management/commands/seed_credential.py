@@ -61,6 +61,11 @@ class Command(BaseCommand):
         if verify:
             state = "verified with" if credential.validated_at else "NOT verified: could not reach"
             self.stdout.write(f"The key is {state} {entry.label}.")
+        else:
+            self.stdout.write(
+                f"It was stored without a live check: add --verify to have {entry.label} check a key first, or "
+                "re-verify it from the tenant's credentials page."
+            )
         if replaced is not None:
             self.stdout.write(f"It replaces {replaced.key_hint}, which is now revoked.")
 
