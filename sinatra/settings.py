@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "credentials",
     "routing",
     "console",
+    "sinatra",
 ]
 
 MIDDLEWARE = [

@@ -22,6 +22,7 @@ from sinatra import devenv
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 CLOUD_KMS_KEY = "projects/sinatra-prod/locations/europe-west1/keyRings/sinatra/cryptoKeys/credentials"
+PRODUCTION_EMAIL_URL = "smtp+tls://sinatra:mail-password@smtp.example.com:587"
 
 
 def b64(data: bytes) -> str:
@@ -52,11 +53,16 @@ def clean_env(empty_env_file, tmp_path):
 
 @pytest.fixture
 def production(clean_env):
-    """A documented production configuration: DEBUG off, a long random SECRET_KEY, a public URL."""
+    """A documented production configuration: DEBUG off, a long random SECRET_KEY, a public URL, a mail server."""
 
     def build(**variables: str) -> dict[str, str]:
         return clean_env(
-            **{"SECRET_KEY": secrets.token_urlsafe(50), "SINATRA_BASE_URL": "https://sinatra.example.com", **variables}
+            **{
+                "SECRET_KEY": secrets.token_urlsafe(50),
+                "SINATRA_BASE_URL": "https://sinatra.example.com",
+                "EMAIL_URL": PRODUCTION_EMAIL_URL,
+                **variables,
+            }
         )
 
     return build
@@ -193,7 +199,7 @@ def test_debug_with_nothing_set_starts(clean_env):
 def test_settings_come_from_the_env_file(clean_env, empty_env_file):
     empty_env_file.write_text(
         f"SECRET_KEY={secrets.token_urlsafe(50)}\nSINATRA_LOCAL_DEV_KMS_KEY={generate_key()}\n"
-        "SINATRA_BASE_URL=https://sinatra.example.com\n"
+        f"SINATRA_BASE_URL=https://sinatra.example.com\nEMAIL_URL={PRODUCTION_EMAIL_URL}\n"
     )
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=clean_env())
     assert result.returncode == 0, result.stdout + result.stderr
@@ -306,12 +312,34 @@ def test_check_deploy_is_clean_on_the_readmes_env_production(clean_env, tmp_path
         "SINATRA_BASE_URL=https://sinatra.example.com\n"
         "DATABASE_URL=postgres://sinatra:password@db.internal:5432/sinatra\n"
         f"SINATRA_KMS_KEY={CLOUD_KMS_KEY}\n"
+        f"EMAIL_URL={PRODUCTION_EMAIL_URL}\n"
         "USE_X_FORWARDED_PROTO=true\n"
     )
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=clean_env(SINATRA_ENV_FILE=str(env_production)))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "System check identified no issues (0 silenced)." in output
+
+
+@pytest.mark.parametrize("email_url", [None, "consolemail://", "memorymail://", "dummymail://"])
+def test_check_deploy_warns_when_production_mail_would_go_to_the_log_or_nowhere(production, email_url):
+    env = production(SINATRA_LOCAL_DEV_KMS_KEY=generate_key())
+    if email_url is None:
+        del env["EMAIL_URL"]
+    else:
+        env["EMAIL_URL"] = email_url
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "(sinatra.W001) Mail is not delivered" in output
+    assert "HINT: Set EMAIL_URL" in output
+    assert output.count("sinatra.W001") == 1
+
+
+def test_check_deploy_accepts_printed_mail_in_debug(clean_env):
+    result = manage("check", "--deploy", env=clean_env(DEBUG="true"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sinatra.W001" not in result.stdout + result.stderr
 
 
 def test_check_deploy_is_clean_behind_a_tls_proxy(production):
