@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from sinatra.devenv import DEFAULT_DATABASE_URL
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -120,9 +122,10 @@ TEMPLATES = [
     },
 ]
 
-# The embedded default is a SQLite file in the project; PostgreSQL via DATABASE_URL.
+# The embedded default is a SQLite file in the project (`make run` keeps it mode 600, see
+# sinatra/devenv.py); PostgreSQL via DATABASE_URL.
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": env.db_url("DATABASE_URL", default=DEFAULT_DATABASE_URL),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock when a transaction starts, so two writers queue

@@ -8,10 +8,14 @@ file, so neither the developer's shell nor a `.env` can leak in.
 import base64
 import os
 import secrets
+import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import load_command_class
@@ -419,6 +423,8 @@ def env_file(tmp_path, monkeypatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / ".env"
     monkeypatch.setenv("SINATRA_ENV_FILE", str(path))
+    # devenv prepares the SQLite file too: never the project's own db.sqlite3 from a test.
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
     return path
 
 
@@ -524,12 +530,96 @@ def test_devenv_keeps_a_local_key_from_the_process_environment(env_file, monkeyp
     assert "evaluation only" not in capsys.readouterr().out
 
 
-def test_after_devenv_the_app_starts_with_the_generated_key(clean_env, tmp_path):
-    env_file = tmp_path / "fresh.env"
-    env = clean_env(SINATRA_ENV_FILE=str(env_file))
-    generated = subprocess.run(
+def run_devenv(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run `python -m sinatra.devenv` as `make run` does, in the project directory."""
+    return subprocess.run(
         [sys.executable, "-m", "sinatra.devenv"], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=False
     )
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def local_run(clean_env, tmp_path):
+    """What `make run` works on, in a temporary directory: an env file (absent) and a SQLite URL."""
+    database = tmp_path / "db.sqlite3"
+    env_file = tmp_path / ".env"
+    return SimpleNamespace(
+        env=clean_env(SINATRA_ENV_FILE=str(env_file), DATABASE_URL=f"sqlite:///{database}"),
+        env_file=env_file,
+        database=database,
+    )
+
+
+def test_devenv_makes_an_env_file_copied_from_the_example_private(local_run):
+    # README: copy .env.example to .env and fill it in; cp leaves it 644, readable by anyone.
+    shutil.copyfile(BASE_DIR / ".env.example", local_run.env_file)
+    local_run.env_file.chmod(0o644)
+    result = run_devenv(local_run.env)
+    assert result.returncode == 0, result.stderr
+    assert "SECRET_KEY" in assignments(local_run.env_file)  # the example leaves it blank: generated
+    assert mode_of(local_run.env_file) == 0o600
+    assert ".env: made readable by its owner only (mode 600)." in result.stdout
+
+
+def test_devenv_makes_an_already_configured_env_file_private(local_run):
+    content = f"DEBUG=true\nSECRET_KEY={secrets.token_urlsafe(50)}\nSINATRA_LOCAL_DEV_KMS_KEY={generate_key()}\n"
+    local_run.env_file.write_text(content)
+    local_run.env_file.chmod(0o664)
+    result = run_devenv(local_run.env)
+    assert result.returncode == 0, result.stderr
+    assert "nothing to generate" in result.stdout
+    assert local_run.env_file.read_text() == content
+    assert mode_of(local_run.env_file) == 0o600
+
+
+def test_make_run_creates_a_private_sqlite_database_and_wal_files(local_run):
+    assert run_devenv(local_run.env).returncode == 0
+    migrated = manage("migrate", "--noinput", env=local_run.env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert mode_of(local_run.env_file) == 0o600
+    assert mode_of(local_run.database) == 0o600
+    # The database is in WAL mode (settings): a writer's -wal and -shm files get its mode.
+    with closing(sqlite3.connect(local_run.database)) as database:
+        assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        database.execute("DELETE FROM django_session")
+        database.commit()
+        side_files = [local_run.database.with_name(f"db.sqlite3{suffix}") for suffix in ("-wal", "-shm")]
+        assert {path.name: mode_of(path) for path in side_files} == {
+            "db.sqlite3-wal": 0o600,
+            "db.sqlite3-shm": 0o600,
+        }
+
+
+def test_devenv_makes_an_existing_sqlite_database_named_in_the_env_file_private(local_run, tmp_path):
+    database = tmp_path / "data" / "sinatra.sqlite3"
+    database.parent.mkdir()
+    local_run.env_file.write_text(f"DATABASE_URL=sqlite:///{database}\n")
+    env = {name: value for name, value in local_run.env.items() if name != "DATABASE_URL"}
+    files = [database, *(database.with_name(database.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+    for path in files:
+        path.write_bytes(b"")
+        path.chmod(0o644)
+    result = run_devenv(env)
+    assert result.returncode == 0, result.stderr
+    assert {path.name: mode_of(path) for path in files} == {path.name: 0o600 for path in files}
+    assert not local_run.database.exists()  # the file the env file names, not the default
+
+
+def test_devenv_leaves_a_postgresql_database_alone(local_run):
+    env = {**local_run.env, "DATABASE_URL": "postgres://sinatra@127.0.0.1:5432/sinatra"}
+    result = run_devenv(env)
+    assert result.returncode == 0, result.stderr
+    assert mode_of(local_run.env_file) == 0o600
+    assert not list(local_run.env_file.parent.glob("*sqlite3*"))
+
+
+def test_after_devenv_the_app_starts_with_the_generated_key(clean_env, tmp_path):
+    env_file = tmp_path / "fresh.env"
+    env = clean_env(SINATRA_ENV_FILE=str(env_file), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    generated = run_devenv(env)
     assert generated.returncode == 0, generated.stderr
     key = assignments(env_file)["SINATRA_LOCAL_DEV_KMS_KEY"]
     assert key not in generated.stdout + generated.stderr
