@@ -198,13 +198,25 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Error pages and reports (DEBUG's technical 500 page included) show no password, session key
+# or pasted key: sinatra/redaction.py.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "sinatra.redaction.SecretsExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_keys": {"()": "providers.secret.RedactKeysFilter"}},
+    "filters": {
+        "redact_keys": {"()": "providers.secret.RedactKeysFilter"},
+        # Session keys (the SQL log), one-time link tokens, passwords in URLs and hashes.
+        "redact_secrets": {"()": "sinatra.redaction.RedactSecretsFilter"},
+    },
     "formatters": {"plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_keys"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_keys", "redact_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
