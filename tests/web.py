@@ -129,15 +129,34 @@ def text(response: HttpResponse) -> str:
     return text_of(response.content.decode())
 
 
+def assert_key_input(attrs: dict[str, str | None]) -> None:
+    """A key input: empty, masked text that browsers and password managers do not take for a password."""
+    assert attrs.get("type") == "text"  # a password field would be offered for saving as the site's password
+    assert "key-input" in (attrs.get("class") or "").split()  # masked by the stylesheet
+    assert "value" not in attrs
+    assert "password" not in (attrs.get("name") or "")
+    assert (attrs.get("autocomplete"), attrs.get("spellcheck"), attrs.get("autocapitalize")) == ("off", "false", "none")
+    for marker in ("data-1p-ignore", "data-lpignore", "data-bwignore"):
+        assert attrs.get(marker) == "true", marker
+
+
 def assert_key_never_shown(response: HttpResponse, *keys: str, fields: tuple[str, ...] = ()) -> None:
-    """No form of any key in the page, and the key inputs are empty password fields."""
+    """No form of any key in the page, and the key inputs are empty, masked, never password fields."""
     assert find_leaks(response.content, keys) == []
     for field in fields:
         controls = inputs_named(response, field)
         assert controls, f"the page has no {field} field"
         for attrs in controls:
-            assert attrs.get("type") == "password"
-            assert "value" not in attrs
+            assert_key_input(attrs)
+    if fields:  # no password field beside a key field, for a password manager to pair it with
+        assert [attrs for attrs in all_inputs(response) if attrs.get("type") == "password"] == []
+
+
+def all_inputs(response: HttpResponse) -> list[dict[str, str | None]]:
+    """Return the attributes of every form control on the page."""
+    parser = _Inputs()
+    parser.feed(response.content.decode())
+    return parser.found
 
 
 def messages_of(response: HttpResponse) -> list[str]:

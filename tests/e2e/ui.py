@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import subprocess
 from pathlib import Path
@@ -46,6 +47,46 @@ _HORIZONTAL_OVERFLOW = """
   return {scrollWidth: page.scrollWidth, clientWidth: page.clientWidth, wide: wide.slice(0, 10)};
 }
 """
+
+
+# What a password manager would take for a login on the page of a key field: password fields
+# anywhere, and in the key field's form any field that says it holds a user name or password.
+_PASSWORD_MANAGER_BAIT = """
+() => {
+  const bait = Array.from(document.querySelectorAll('input[type="password"]')).map((input) => input.outerHTML);
+  for (const key of document.querySelectorAll("input.key-input")) {
+    for (const control of Array.from(key.form ? key.form.elements : [])) {
+      const autocomplete = (control.getAttribute("autocomplete") || "").toLowerCase();
+      if (/password|username|email/.test(autocomplete)) bait.push(control.outerHTML);
+    }
+  }
+  return bait;
+}
+"""
+
+
+def text_security(control: Locator) -> str:
+    """Return how the browser draws the characters of a text field: `disc` (masked) or `none`."""
+    return control.evaluate("input => getComputedStyle(input).webkitTextSecurity")
+
+
+def expect_key_masked(control: Locator) -> None:
+    """A key field as it starts: a masked text field (never type=password), not revealed."""
+    expect(control).to_have_attribute("type", "text")
+    expect(control).not_to_have_class(re.compile(r"\brevealed\b"))
+    assert text_security(control) == "disc"
+
+
+def expect_key_revealed(control: Locator) -> None:
+    expect(control).to_have_attribute("type", "text")
+    expect(control).to_have_class(re.compile(r"\brevealed\b"))
+    assert text_security(control) == "none"
+
+
+def assert_nothing_for_a_password_manager(page: Page) -> None:
+    """No password field on the page, and nothing in a key field's form that looks like a login."""
+    settled(page)
+    assert page.evaluate(_PASSWORD_MANAGER_BAIT) == [], f"a password manager would offer to save on {page.url}"
 
 
 def canary_anthropic_key() -> str:
