@@ -159,6 +159,25 @@ def all_inputs(response: HttpResponse) -> list[dict[str, str | None]]:
     return parser.found
 
 
+# The Content-Security-Policy every page carries, directive -> sources.
+POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def parse_policy(header: str | None) -> dict[str, str]:
+    """Return a Content-Security-Policy header as directive -> sources (empty: no header)."""
+    directives = [part.strip().split(None, 1) for part in (header or "").split(";") if part.strip()]
+    return {name: sources[0] if sources else "" for name, *sources in directives}
+
+
 def messages_of(response: HttpResponse) -> list[str]:
     """Return the flash messages a page carried (follow=True responses, or rendered ones)."""
     return [str(message) for message in response.context["messages"]] if response.context else []

@@ -89,6 +89,48 @@ def assert_nothing_for_a_password_manager(page: Page) -> None:
     assert page.evaluate(_PASSWORD_MANAGER_BAIT) == [], f"a password manager would offer to save on {page.url}"
 
 
+class PolicyWatch:
+    """What the Content-Security-Policy refused on a page, across its navigations.
+
+    Two witnesses: each `securitypolicyviolation` event (reported to Python through a binding
+    from a script that runs before the page's own), and chromium's console errors about the
+    policy. Every document response is kept too, for its headers.
+    """
+
+    _LISTEN = """
+    window.__cspViolations = 0;
+    document.addEventListener("securitypolicyviolation", (event) => {
+      window.__cspViolations += 1;
+      const what = `${event.effectiveDirective} refused ${event.blockedURI || "inline"} ${event.sample || ""}`;
+      window.reportPolicyViolation(`${location.pathname}: ${what}`);
+    });
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.violations: list[str] = []
+        self.documents: list[tuple[str, dict[str, str]]] = []
+        page.expose_function("reportPolicyViolation", self._report)
+        page.add_init_script(self._LISTEN)
+        page.on("console", self._console)
+        page.on("response", self._response)
+
+    def _report(self, violation: str) -> None:
+        self.violations.append(violation)
+
+    def _console(self, message) -> None:
+        if "Content Security Policy" in message.text:
+            self.violations.append(f"console: {message.text}")
+
+    def _response(self, response) -> None:
+        if response.request.resource_type == "document":
+            self.documents.append((response.url, response.headers))
+
+    def violations_on_this_page(self) -> int:
+        """Return how many violations the current document has seen so far (its own count)."""
+        return self.page.evaluate("window.__cspViolations")
+
+
 def canary_anthropic_key() -> str:
     """Return a fresh well-formed Anthropic key with a marker in it, to hunt for afterwards."""
     return anthropic_key("CANARYe2e")
