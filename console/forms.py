@@ -51,22 +51,46 @@ class ChoosePasswordForm(SetPasswordForm):
         return self.cleaned_data
 
 
+class KeyInput(forms.TextInput):
+    """The input of a pasted API key: masked text, never filled in again, even after an error.
+
+    Not `type=password`: browsers take a password field for the site's password and offer to
+    save what was typed in it (Chrome ignores autocomplete="off" there). A text field masked by
+    the stylesheet (`-webkit-text-security`, class `key-input`; the Show button adds `revealed`)
+    is not one; the data- attributes ask password managers (1Password, LastPass, Bitwarden,
+    Dashlane) to leave it alone too.
+    """
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(
+            attrs={
+                "class": "key-input",
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "autocapitalize": "none",
+                "autocorrect": "off",
+                "data-1p-ignore": "true",
+                "data-lpignore": "true",
+                "data-bwignore": "true",
+                "data-form-type": "other",
+                "data-reveal": "1",
+                **(attrs or {}),
+            }
+        )
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        return super().get_context(name, None, attrs)  # the key is never rendered back
+
+
 class KeyField(forms.CharField):
-    """A pasted API key: a password input that is never filled in again, even after an error."""
+    """A pasted API key (see KeyInput). Its name says `key`, never `password`."""
 
     def __init__(self, provider: str, **kwargs) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("strip", False)  # parse_api_key strips, and says so
         kwargs.setdefault("max_length", MAX_KEY_LENGTH * 4)
         kwargs.setdefault("help_text", spec(provider).key.help_text)
-        super().__init__(
-            label=spec(provider).key_label,
-            widget=forms.PasswordInput(
-                render_value=False,
-                attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none", "data-reveal": "1"},
-            ),
-            **kwargs,
-        )
+        super().__init__(label=spec(provider).key_label, widget=KeyInput(), **kwargs)
 
 
 class TenantNameForm(forms.Form):

@@ -5,6 +5,12 @@ SINATRA_ENV_FILE names, `.env` by default) only when neither that file nor the p
 environment configures them, so running it again changes nothing already set up. It never
 prints a key. It deliberately does not import Django settings: they refuse to load without
 the very values this writes.
+
+Whatever existed before, the env file and a SQLite database (with its -wal, -shm and -journal
+files) end up readable by their owner only (mode 600): the one holds the key-encryption key,
+the other the ciphertexts and sessions. The database file is created empty here when missing,
+so that `migrate` fills a private file (SQLite gives its -wal and -shm files the database
+file's mode).
 """
 
 from __future__ import annotations
@@ -13,10 +19,19 @@ import base64
 import os
 import re
 import secrets
+import stat
 import sys
 from pathlib import Path
 
+import environ
+
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The embedded database when DATABASE_URL is not set (settings.py uses this default too).
+DEFAULT_DATABASE_URL = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+PRIVATE = 0o600
+# The files SQLite keeps beside a database file.
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 WARNING = """\
 Generated a local KMS key (SINATRA_LOCAL_DEV_KMS_KEY) in {path}.
@@ -60,11 +75,52 @@ def missing_settings(configured: dict[str, str]) -> dict[str, str]:
     return additions
 
 
+def sqlite_database(configured: dict[str, str]) -> Path | None:
+    """Return the SQLite file the app will use, or None when its database is not a SQLite file."""
+    url = os.environ.get("DATABASE_URL") or configured.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    config = environ.Env.db_url_config(url)
+    name = str(config.get("NAME") or "")
+    if config.get("ENGINE") != "django.db.backends.sqlite3" or not name or name == ":memory:":
+        return None
+    return Path(name)
+
+
+def make_private(path: Path) -> bool:
+    """Give an existing file mode 600; return whether its mode changed."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return False
+    if mode == PRIVATE:
+        return False
+    os.chmod(path, PRIVATE)
+    return True
+
+
+def make_database_private(database: Path) -> list[Path]:
+    """Create the SQLite file private when it is missing; make it and its side files private.
+
+    Return the files whose mode changed.
+    """
+    if not database.exists() and database.parent.is_dir():
+        # Empty is a valid SQLite database: `migrate` fills this file rather than creating one 644.
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+    candidates = [database, *(database.with_name(database.name + suffix) for suffix in SQLITE_SIDE_FILES)]
+    return [path for path in candidates if make_private(path)]
+
+
 def main() -> int:
     path = Path(os.environ.get("SINATRA_ENV_FILE") or ".env")
     if not path.is_absolute():
         path = BASE_DIR / path
-    additions = missing_settings(read_env_file(path))
+    configured = read_env_file(path)
+    tightened = [path] if make_private(path) else []
+    database = sqlite_database(configured)
+    if database is not None:
+        tightened += make_database_private(database)
+    for changed in tightened:
+        print(f"{changed.name}: made readable by its owner only (mode 600).")
+    additions = missing_settings(configured)
     if not additions:
         print(f"{path.name}: already configured; nothing to generate.")
         return 0

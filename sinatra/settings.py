@@ -13,7 +13,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from sinatra.devenv import DEFAULT_DATABASE_URL
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -85,15 +88,19 @@ INSTALLED_APPS = [
     "credentials",
     "routing",
     "console",
+    "sinatra",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Cache-Control: no-store on every page of a signed-in person and under the private prefixes.
+    "sinatra.nostore.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
@@ -119,9 +126,10 @@ TEMPLATES = [
     },
 ]
 
-# The embedded default is a SQLite file in the project; PostgreSQL via DATABASE_URL.
+# The embedded default is a SQLite file in the project (`make run` keeps it mode 600, see
+# sinatra/devenv.py); PostgreSQL via DATABASE_URL.
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": env.db_url("DATABASE_URL", default=DEFAULT_DATABASE_URL),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock when a transaction starts, so two writers queue
@@ -193,14 +201,41 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp 4): this site's own scripts, styles and images only, no
+# inline script or style (templates keep them in static/), no plugins, no <base>, forms post
+# only here, and no page is framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Error pages and reports (DEBUG's technical 500 page included) show no password, session key
+# or pasted key: sinatra/redaction.py.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "sinatra.redaction.SecretsExceptionReporterFilter"
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_keys": {"()": "providers.secret.RedactKeysFilter"}},
+    "filters": {
+        "redact_keys": {"()": "providers.secret.RedactKeysFilter"},
+        # Session keys (the SQL log), one-time link tokens, passwords in URLs and hashes.
+        "redact_secrets": {"()": "sinatra.redaction.RedactSecretsFilter"},
+    },
     "formatters": {"plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_keys"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_keys", "redact_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

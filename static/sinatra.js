@@ -1,7 +1,8 @@
 // Sinatra's only script: small conveniences; every page works without it.
 document.addEventListener("DOMContentLoaded", () => {
   // A Show/Hide button next to each key field, to check a paste before sending it. Its name
-  // says which field ("Show the Anthropic API key"): a page has one per key field.
+  // says which field ("Show the Anthropic API key"): a page has one per key field. The field
+  // is masked by the stylesheet until it has the class "revealed".
   for (const input of document.querySelectorAll("input[data-reveal]")) {
     const what = (input.labels && input.labels[0] ? input.labels[0].textContent.trim() : "") || "key";
     const button = document.createElement("button");
@@ -11,10 +12,9 @@ document.addEventListener("DOMContentLoaded", () => {
     button.setAttribute("aria-controls", input.id);
     button.setAttribute("aria-label", `Show the ${what}`);
     button.addEventListener("click", () => {
-      const hidden = input.type === "password";
-      input.type = hidden ? "text" : "password";
-      button.textContent = hidden ? "Hide" : "Show";
-      button.setAttribute("aria-label", `${hidden ? "Hide" : "Show"} the ${what}`);
+      const shown = input.classList.toggle("revealed");
+      button.textContent = shown ? "Hide" : "Show";
+      button.setAttribute("aria-label", `${shown ? "Hide" : "Show"} the ${what}`);
     });
     input.insertAdjacentElement("afterend", button);
   }

@@ -8,10 +8,14 @@ file, so neither the developer's shell nor a `.env` can leak in.
 import base64
 import os
 import secrets
+import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import load_command_class
@@ -22,6 +26,7 @@ from sinatra import devenv
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 CLOUD_KMS_KEY = "projects/sinatra-prod/locations/europe-west1/keyRings/sinatra/cryptoKeys/credentials"
+PRODUCTION_EMAIL_URL = "smtp+tls://sinatra:mail-password@smtp.example.com:587"
 
 
 def b64(data: bytes) -> str:
@@ -52,11 +57,16 @@ def clean_env(empty_env_file, tmp_path):
 
 @pytest.fixture
 def production(clean_env):
-    """A documented production configuration: DEBUG off, a long random SECRET_KEY, a public URL."""
+    """A documented production configuration: DEBUG off, a long random SECRET_KEY, a public URL, a mail server."""
 
     def build(**variables: str) -> dict[str, str]:
         return clean_env(
-            **{"SECRET_KEY": secrets.token_urlsafe(50), "SINATRA_BASE_URL": "https://sinatra.example.com", **variables}
+            **{
+                "SECRET_KEY": secrets.token_urlsafe(50),
+                "SINATRA_BASE_URL": "https://sinatra.example.com",
+                "EMAIL_URL": PRODUCTION_EMAIL_URL,
+                **variables,
+            }
         )
 
     return build
@@ -193,7 +203,7 @@ def test_debug_with_nothing_set_starts(clean_env):
 def test_settings_come_from_the_env_file(clean_env, empty_env_file):
     empty_env_file.write_text(
         f"SECRET_KEY={secrets.token_urlsafe(50)}\nSINATRA_LOCAL_DEV_KMS_KEY={generate_key()}\n"
-        "SINATRA_BASE_URL=https://sinatra.example.com\n"
+        f"SINATRA_BASE_URL=https://sinatra.example.com\nEMAIL_URL={PRODUCTION_EMAIL_URL}\n"
     )
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=clean_env())
     assert result.returncode == 0, result.stdout + result.stderr
@@ -306,12 +316,34 @@ def test_check_deploy_is_clean_on_the_readmes_env_production(clean_env, tmp_path
         "SINATRA_BASE_URL=https://sinatra.example.com\n"
         "DATABASE_URL=postgres://sinatra:password@db.internal:5432/sinatra\n"
         f"SINATRA_KMS_KEY={CLOUD_KMS_KEY}\n"
+        f"EMAIL_URL={PRODUCTION_EMAIL_URL}\n"
         "USE_X_FORWARDED_PROTO=true\n"
     )
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=clean_env(SINATRA_ENV_FILE=str(env_production)))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "System check identified no issues (0 silenced)." in output
+
+
+@pytest.mark.parametrize("email_url", [None, "consolemail://", "memorymail://", "dummymail://"])
+def test_check_deploy_warns_when_production_mail_would_go_to_the_log_or_nowhere(production, email_url):
+    env = production(SINATRA_LOCAL_DEV_KMS_KEY=generate_key())
+    if email_url is None:
+        del env["EMAIL_URL"]
+    else:
+        env["EMAIL_URL"] = email_url
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "(sinatra.W001) Mail is not delivered" in output
+    assert "HINT: Set EMAIL_URL" in output
+    assert output.count("sinatra.W001") == 1
+
+
+def test_check_deploy_accepts_printed_mail_in_debug(clean_env):
+    result = manage("check", "--deploy", env=clean_env(DEBUG="true"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sinatra.W001" not in result.stdout + result.stderr
 
 
 def test_check_deploy_is_clean_behind_a_tls_proxy(production):
@@ -391,6 +423,8 @@ def env_file(tmp_path, monkeypatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / ".env"
     monkeypatch.setenv("SINATRA_ENV_FILE", str(path))
+    # devenv prepares the SQLite file too: never the project's own db.sqlite3 from a test.
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
     return path
 
 
@@ -496,12 +530,96 @@ def test_devenv_keeps_a_local_key_from_the_process_environment(env_file, monkeyp
     assert "evaluation only" not in capsys.readouterr().out
 
 
-def test_after_devenv_the_app_starts_with_the_generated_key(clean_env, tmp_path):
-    env_file = tmp_path / "fresh.env"
-    env = clean_env(SINATRA_ENV_FILE=str(env_file))
-    generated = subprocess.run(
+def run_devenv(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run `python -m sinatra.devenv` as `make run` does, in the project directory."""
+    return subprocess.run(
         [sys.executable, "-m", "sinatra.devenv"], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=False
     )
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def local_run(clean_env, tmp_path):
+    """What `make run` works on, in a temporary directory: an env file (absent) and a SQLite URL."""
+    database = tmp_path / "db.sqlite3"
+    env_file = tmp_path / ".env"
+    return SimpleNamespace(
+        env=clean_env(SINATRA_ENV_FILE=str(env_file), DATABASE_URL=f"sqlite:///{database}"),
+        env_file=env_file,
+        database=database,
+    )
+
+
+def test_devenv_makes_an_env_file_copied_from_the_example_private(local_run):
+    # README: copy .env.example to .env and fill it in; cp leaves it 644, readable by anyone.
+    shutil.copyfile(BASE_DIR / ".env.example", local_run.env_file)
+    local_run.env_file.chmod(0o644)
+    result = run_devenv(local_run.env)
+    assert result.returncode == 0, result.stderr
+    assert "SECRET_KEY" in assignments(local_run.env_file)  # the example leaves it blank: generated
+    assert mode_of(local_run.env_file) == 0o600
+    assert ".env: made readable by its owner only (mode 600)." in result.stdout
+
+
+def test_devenv_makes_an_already_configured_env_file_private(local_run):
+    content = f"DEBUG=true\nSECRET_KEY={secrets.token_urlsafe(50)}\nSINATRA_LOCAL_DEV_KMS_KEY={generate_key()}\n"
+    local_run.env_file.write_text(content)
+    local_run.env_file.chmod(0o664)
+    result = run_devenv(local_run.env)
+    assert result.returncode == 0, result.stderr
+    assert "nothing to generate" in result.stdout
+    assert local_run.env_file.read_text() == content
+    assert mode_of(local_run.env_file) == 0o600
+
+
+def test_make_run_creates_a_private_sqlite_database_and_wal_files(local_run):
+    assert run_devenv(local_run.env).returncode == 0
+    migrated = manage("migrate", "--noinput", env=local_run.env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert mode_of(local_run.env_file) == 0o600
+    assert mode_of(local_run.database) == 0o600
+    # The database is in WAL mode (settings): a writer's -wal and -shm files get its mode.
+    with closing(sqlite3.connect(local_run.database)) as database:
+        assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        database.execute("DELETE FROM django_session")
+        database.commit()
+        side_files = [local_run.database.with_name(f"db.sqlite3{suffix}") for suffix in ("-wal", "-shm")]
+        assert {path.name: mode_of(path) for path in side_files} == {
+            "db.sqlite3-wal": 0o600,
+            "db.sqlite3-shm": 0o600,
+        }
+
+
+def test_devenv_makes_an_existing_sqlite_database_named_in_the_env_file_private(local_run, tmp_path):
+    database = tmp_path / "data" / "sinatra.sqlite3"
+    database.parent.mkdir()
+    local_run.env_file.write_text(f"DATABASE_URL=sqlite:///{database}\n")
+    env = {name: value for name, value in local_run.env.items() if name != "DATABASE_URL"}
+    files = [database, *(database.with_name(database.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+    for path in files:
+        path.write_bytes(b"")
+        path.chmod(0o644)
+    result = run_devenv(env)
+    assert result.returncode == 0, result.stderr
+    assert {path.name: mode_of(path) for path in files} == {path.name: 0o600 for path in files}
+    assert not local_run.database.exists()  # the file the env file names, not the default
+
+
+def test_devenv_leaves_a_postgresql_database_alone(local_run):
+    env = {**local_run.env, "DATABASE_URL": "postgres://sinatra@127.0.0.1:5432/sinatra"}
+    result = run_devenv(env)
+    assert result.returncode == 0, result.stderr
+    assert mode_of(local_run.env_file) == 0o600
+    assert not list(local_run.env_file.parent.glob("*sqlite3*"))
+
+
+def test_after_devenv_the_app_starts_with_the_generated_key(clean_env, tmp_path):
+    env_file = tmp_path / "fresh.env"
+    env = clean_env(SINATRA_ENV_FILE=str(env_file), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    generated = run_devenv(env)
     assert generated.returncode == 0, generated.stderr
     key = assignments(env_file)["SINATRA_LOCAL_DEV_KMS_KEY"]
     assert key not in generated.stdout + generated.stderr

@@ -129,15 +129,53 @@ def text(response: HttpResponse) -> str:
     return text_of(response.content.decode())
 
 
+def assert_key_input(attrs: dict[str, str | None]) -> None:
+    """A key input: empty, masked text that browsers and password managers do not take for a password."""
+    assert attrs.get("type") == "text"  # a password field would be offered for saving as the site's password
+    assert "key-input" in (attrs.get("class") or "").split()  # masked by the stylesheet
+    assert "value" not in attrs
+    assert "password" not in (attrs.get("name") or "")
+    assert (attrs.get("autocomplete"), attrs.get("spellcheck"), attrs.get("autocapitalize")) == ("off", "false", "none")
+    for marker in ("data-1p-ignore", "data-lpignore", "data-bwignore"):
+        assert attrs.get(marker) == "true", marker
+
+
 def assert_key_never_shown(response: HttpResponse, *keys: str, fields: tuple[str, ...] = ()) -> None:
-    """No form of any key in the page, and the key inputs are empty password fields."""
+    """No form of any key in the page, and the key inputs are empty, masked, never password fields."""
     assert find_leaks(response.content, keys) == []
     for field in fields:
         controls = inputs_named(response, field)
         assert controls, f"the page has no {field} field"
         for attrs in controls:
-            assert attrs.get("type") == "password"
-            assert "value" not in attrs
+            assert_key_input(attrs)
+    if fields:  # no password field beside a key field, for a password manager to pair it with
+        assert [attrs for attrs in all_inputs(response) if attrs.get("type") == "password"] == []
+
+
+def all_inputs(response: HttpResponse) -> list[dict[str, str | None]]:
+    """Return the attributes of every form control on the page."""
+    parser = _Inputs()
+    parser.feed(response.content.decode())
+    return parser.found
+
+
+# The Content-Security-Policy every page carries, directive -> sources.
+POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def parse_policy(header: str | None) -> dict[str, str]:
+    """Return a Content-Security-Policy header as directive -> sources (empty: no header)."""
+    directives = [part.strip().split(None, 1) for part in (header or "").split(";") if part.strip()]
+    return {name: sources[0] if sources else "" for name, *sources in directives}
 
 
 def messages_of(response: HttpResponse) -> list[str]:

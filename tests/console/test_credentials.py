@@ -15,7 +15,16 @@ from credentials.services import Actor, credential_create, credential_revoke
 from providers.secret import Secret
 from tenants.models import Role
 from tests.fakes.providers import anthropic_key, openrouter_key
-from tests.web import assert_key_never_shown, inputs_named, labels, messages_of, signed_in, text, text_of
+from tests.web import (
+    assert_key_input,
+    assert_key_never_shown,
+    inputs_named,
+    labels,
+    messages_of,
+    signed_in,
+    text,
+    text_of,
+)
 
 CREDENTIALS = reverse("credentials", args=["acme"])
 
@@ -152,7 +161,7 @@ def test_the_replace_page_asks_for_the_providers_key_and_names_the_one_it_replac
     response = owner.get(replace_url("openrouter"))
     assert labels(response) == ["OpenRouter API key"]
     assert "Add the OpenRouter API key" in text(response)
-    assert inputs_named(response, "key")[0]["type"] == "password"
+    assert_key_input(inputs_named(response, "key")[0])
 
 
 def test_an_unknown_provider_is_404(owner):

@@ -25,10 +25,12 @@ from .ui import (
     assert_error_next_to,
     assert_fields_labelled,
     assert_no_error_at,
+    assert_nothing_for_a_password_manager,
     canary_anthropic_key,
     canary_openrouter_key,
     database_bytes,
     expect_heading,
+    expect_key_masked,
     expect_message,
     install_link,
     preview_row,
@@ -97,7 +99,8 @@ def test_an_owner_goes_from_the_install_link_to_working_keys_and_no_key_leaks(
     assert_no_error_at(page, "Anthropic API key")
     for label in ("Anthropic API key", "OpenRouter API key"):  # a key is never shown again
         expect(page.get_by_label(label, exact=True)).to_have_value("")
-        expect(page.get_by_label(label, exact=True)).to_have_attribute("type", "password")
+        expect_key_masked(page.get_by_label(label, exact=True))
+    assert_nothing_for_a_password_manager(page)
     current = page.locator("dl.current")
     expect(current).to_contain_text(f"{key_hint(keys['accepted'])} verified")
     expect(current).to_contain_text("no key yet")

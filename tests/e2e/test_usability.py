@@ -19,9 +19,12 @@ from .ui import (
     assert_fields_labelled,
     assert_focus_visible,
     assert_no_horizontal_scroll,
+    assert_nothing_for_a_password_manager,
     canary_anthropic_key,
     canary_openrouter_key,
     expect_heading,
+    expect_key_masked,
+    expect_key_revealed,
     expect_message,
     field,
     install_link,
@@ -174,6 +177,8 @@ def test_the_show_button_reveals_a_pasted_key_and_hides_it_again(opened, live, s
     set_password(page, install_link("acme", owner_email=OWNER_EMAIL))
     page.get_by_role("button", name="Continue").click()
     expect_heading(page, "Add your model provider keys")
+    # A key field is masked text, never a password field a browser would offer to save.
+    assert_nothing_for_a_password_manager(page)
 
     # Not a canary: this test shows it on screen on purpose. An OpenAI key in the Anthropic slot.
     pasted = "sk-proj-shown-on-purpose-0123456789abcdefghijklmnop"
@@ -184,35 +189,64 @@ def test_the_show_button_reveals_a_pasted_key_and_hides_it_again(opened, live, s
     expect(field(page, "OpenRouter API key").get_by_role("button")).to_have_accessible_name(
         "Show the OpenRouter API key"
     )
-    expect(key_field).to_have_attribute("type", "password")
+    expect_key_masked(key_field)
     key_field.fill(pasted)
+    expect_key_masked(key_field)
 
     toggle.click()
-    expect(key_field).to_have_attribute("type", "text")
+    expect_key_revealed(key_field)
     expect(key_field).to_have_value(pasted)
     expect(toggle).to_have_text("Hide")
     expect(toggle).to_have_accessible_name("Hide the Anthropic API key")
-    expect(other_field).to_have_attribute("type", "password")  # each toggle minds its own field
+    expect_key_masked(other_field)  # each toggle minds its own field
     screenshots.take(page, "shown")
 
     # The toggle works from the keyboard too (it is a real button).
     toggle.focus()
     page.keyboard.press("Space")
-    expect(key_field).to_have_attribute("type", "password")
+    expect_key_masked(key_field)
     expect(toggle).to_have_text("Show")
     expect(toggle).to_have_accessible_name("Show the Anthropic API key")
     expect(key_field).to_have_value(pasted)
 
-    # Sent while shown, the key is refused next to its field and not shown back, hidden or not.
+    # Sent while shown, the key is refused next to its field and not shown back, masked again.
     page.keyboard.press("Space")
-    expect(key_field).to_have_attribute("type", "text")
+    expect_key_revealed(key_field)
     page.get_by_role("button", name="Check and save").click()
     assert_error_next_to(page, "Anthropic API key", "That looks like an OpenAI key")
-    expect(page.get_by_label("Anthropic API key", exact=True)).to_have_attribute("type", "password")
+    expect_key_masked(page.get_by_label("Anthropic API key", exact=True))
     expect(page.get_by_label("Anthropic API key", exact=True)).to_have_value("")
+    assert pasted not in page.content()  # nor anywhere in the DOM after the submission
     screenshots.take(page, "refused")
     assert pasted.encode() not in opened.traffic.everything()
     assert opened.traffic.foreign_requests() == []
+
+
+def test_a_key_field_offers_a_password_manager_nothing_to_save(opened, live, anthropic, screenshots):
+    page = opened.page
+    set_password(page, install_link("acme", owner_email=OWNER_EMAIL))
+    page.get_by_role("button", name="Continue").click()
+    expect_heading(page, "Add your model provider keys")
+    for label in ("Anthropic API key", "OpenRouter API key"):
+        control = page.get_by_label(label, exact=True)
+        expect_key_masked(control)
+        for name, value in (("autocomplete", "off"), ("data-1p-ignore", "true"), ("data-lpignore", "true")):
+            expect(control).to_have_attribute(name, value)
+        assert "password" not in (control.get_attribute("name") or "")
+    assert_nothing_for_a_password_manager(page)
+
+    # A key saved, then the replace page: the same kind of field, the key nowhere in the DOM.
+    key = anthropic.accept(canary_anthropic_key())
+    page.get_by_label("Anthropic API key", exact=True).fill(key)
+    page.get_by_role("button", name="Check and save").click()
+    expect_heading(page, "Choose the default model")
+    assert find_leaks(page.content(), [key]) == []
+    page.goto(f"{live}/t/acme/credentials/anthropic/replace/")
+    expect_heading(page, "Replace the Anthropic API key")
+    expect_key_masked(page.get_by_label("Anthropic API key", exact=True))
+    assert_nothing_for_a_password_manager(page)
+    screenshots.take(page, "replace")
+    assert find_leaks(opened.traffic.everything(), [key]) == []
 
 
 def test_every_form_an_owner_meets_after_the_install_has_visible_labels(opened, live, screenshots):

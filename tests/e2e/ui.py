@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import subprocess
 from pathlib import Path
@@ -46,6 +47,88 @@ _HORIZONTAL_OVERFLOW = """
   return {scrollWidth: page.scrollWidth, clientWidth: page.clientWidth, wide: wide.slice(0, 10)};
 }
 """
+
+
+# What a password manager would take for a login on the page of a key field: password fields
+# anywhere, and in the key field's form any field that says it holds a user name or password.
+_PASSWORD_MANAGER_BAIT = """
+() => {
+  const bait = Array.from(document.querySelectorAll('input[type="password"]')).map((input) => input.outerHTML);
+  for (const key of document.querySelectorAll("input.key-input")) {
+    for (const control of Array.from(key.form ? key.form.elements : [])) {
+      const autocomplete = (control.getAttribute("autocomplete") || "").toLowerCase();
+      if (/password|username|email/.test(autocomplete)) bait.push(control.outerHTML);
+    }
+  }
+  return bait;
+}
+"""
+
+
+def text_security(control: Locator) -> str:
+    """Return how the browser draws the characters of a text field: `disc` (masked) or `none`."""
+    return control.evaluate("input => getComputedStyle(input).webkitTextSecurity")
+
+
+def expect_key_masked(control: Locator) -> None:
+    """A key field as it starts: a masked text field (never type=password), not revealed."""
+    expect(control).to_have_attribute("type", "text")
+    expect(control).not_to_have_class(re.compile(r"\brevealed\b"))
+    assert text_security(control) == "disc"
+
+
+def expect_key_revealed(control: Locator) -> None:
+    expect(control).to_have_attribute("type", "text")
+    expect(control).to_have_class(re.compile(r"\brevealed\b"))
+    assert text_security(control) == "none"
+
+
+def assert_nothing_for_a_password_manager(page: Page) -> None:
+    """No password field on the page, and nothing in a key field's form that looks like a login."""
+    settled(page)
+    assert page.evaluate(_PASSWORD_MANAGER_BAIT) == [], f"a password manager would offer to save on {page.url}"
+
+
+class PolicyWatch:
+    """What the Content-Security-Policy refused on a page, across its navigations.
+
+    Two witnesses: each `securitypolicyviolation` event (reported to Python through a binding
+    from a script that runs before the page's own), and chromium's console errors about the
+    policy. Every document response is kept too, for its headers.
+    """
+
+    _LISTEN = """
+    window.__cspViolations = 0;
+    document.addEventListener("securitypolicyviolation", (event) => {
+      window.__cspViolations += 1;
+      const what = `${event.effectiveDirective} refused ${event.blockedURI || "inline"} ${event.sample || ""}`;
+      window.reportPolicyViolation(`${location.pathname}: ${what}`);
+    });
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.violations: list[str] = []
+        self.documents: list[tuple[str, dict[str, str]]] = []
+        page.expose_function("reportPolicyViolation", self._report)
+        page.add_init_script(self._LISTEN)
+        page.on("console", self._console)
+        page.on("response", self._response)
+
+    def _report(self, violation: str) -> None:
+        self.violations.append(violation)
+
+    def _console(self, message) -> None:
+        if "Content Security Policy" in message.text:
+            self.violations.append(f"console: {message.text}")
+
+    def _response(self, response) -> None:
+        if response.request.resource_type == "document":
+            self.documents.append((response.url, response.headers))
+
+    def violations_on_this_page(self) -> int:
+        """Return how many violations the current document has seen so far (its own count)."""
+        return self.page.evaluate("window.__cspViolations")
 
 
 def canary_anthropic_key() -> str:

@@ -223,6 +223,7 @@ def test_a_secret_logged_shows_its_hint(redacted_log):
 
 def test_the_console_log_handler_carries_the_filter():
     console = settings.LOGGING["handlers"]["console"]
-    assert console["filters"] == ["redact_keys"]
+    assert console["filters"] == ["redact_keys", "redact_secrets"]
     assert settings.LOGGING["filters"]["redact_keys"]["()"] == "providers.secret.RedactKeysFilter"
+    assert settings.LOGGING["filters"]["redact_secrets"]["()"] == "sinatra.redaction.RedactSecretsFilter"
     assert "console" in settings.LOGGING["root"]["handlers"]

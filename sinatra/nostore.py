@@ -1,0 +1,31 @@
+"""`Cache-Control: no-store` on pages that are someone's own: no browser or proxy keeps a copy.
+
+Such pages show one-time invitation links, key hints and events, and account forms; the
+back button or a shared proxy must not show them to the next person at the keyboard. Every
+response to a signed-in person gets the header, and so does every response under the
+prefixes below whoever asks (the API hands provider keys to workers). Static files are served
+before this middleware runs (WhiteNoise), and keep their long cache lifetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.cache import add_never_cache_headers
+
+PRIVATE_PREFIXES = ("/t/", "/install/", "/accounts/", "/admin/", "/api/")
+
+
+class NoStoreMiddleware:
+    """Mark private responses never to be stored (Django's never_cache, for whole URL spaces)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if request.path_info.startswith(PRIVATE_PREFIXES) or (user is not None and user.is_authenticated):
+            add_never_cache_headers(response)
+        return response
