@@ -37,7 +37,7 @@ from .servers import (
     write_env_file,
 )
 
-pytestmark = [pytest.mark.deploy, pytest.mark.xdist_group("deploy")]
+pytestmark = [pytest.mark.deploy, pytest.mark.xdist_group("deploy-stack")]
 
 SLUG = "zanzibar-canary-tenant"  # a tenant slug no metric may carry
 

@@ -27,7 +27,7 @@ from .servers import base_env, free_port, kms_key, manage, start_gunicorn, write
 pytestmark = [
     pytest.mark.deploy,
     pytest.mark.postgres,
-    pytest.mark.xdist_group("deploy"),
+    pytest.mark.xdist_group("deploy-two-processes"),
     pytest.mark.skipif(
         connection.vendor != "postgresql",
         reason="needs PostgreSQL: two servers share one database (set DATABASE_URL=postgres://...)",
@@ -40,12 +40,15 @@ CLAIM = "sinatra-deploy-tests:claim"
 
 @pytest.fixture(scope="module")
 def redis_database() -> Iterator[int]:
-    """Claim an unused Redis database among 8 to 11 (SET NX, so two runs never share one); empty it after."""
+    """Claim an unused Redis database among 8 to 11 (SET NX, so two runs never share one); empty it after.
+
+    A run killed before it could empty its database leaves keys that expire within the hour.
+    """
     claim = str(uuid.uuid4())
     for number in REDIS_DATABASES:
         client = redis.Redis(host="127.0.0.1", port=6379, db=number, socket_connect_timeout=2)
         try:
-            claimed = client.dbsize() == 0 and client.set(CLAIM, claim, nx=True)
+            claimed = client.dbsize() == 0 and client.set(CLAIM, claim, nx=True, ex=3600)
         except redis.ConnectionError:
             pytest.skip("Redis is not answering on 127.0.0.1:6379")
         if claimed:
