@@ -23,7 +23,7 @@ run: $(VENV)/.runtime-installed
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(VENV)/.dev-installed chromium
-	$(PY) -m pytest -n auto --dist loadgroup
+	$(PY) -m pytest -n auto
 
 # The browser tests drive Debian's chromium, never a browser downloaded by Playwright.
 chromium:

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import httpx
 import psycopg
+from django.db import connection
 
 from tests.helpers import PROJECT_DIR
 
@@ -283,5 +284,16 @@ def start_nginx(*, port: int, upstream: str, static_root: Path, directory: Path)
     return process
 
 
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+@contextlib.contextmanager
+def work_area(prefix: str) -> Iterator[tuple[Path, Database]]:
+    """Yield a directory nginx can read and a database of the tests' own; remove both afterwards.
+
+    The database is a SQLite file in the directory, or sinatra_deploy_<random> on the suite's
+    PostgreSQL when the suite runs on PostgreSQL (DATABASE_URL), dropped afterwards.
+    """
+    directory = shared_temp_dir(prefix)
+    try:
+        with own_database(connection.vendor, connection.settings_dict, directory) as database:
+            yield directory, database
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from .servers import (
     COLLECTSTATIC_COMMAND,
     COLLECTSTATIC_ENV,
+    Database,
     Process,
     base_env,
     free_port,
@@ -34,10 +35,11 @@ from .servers import (
     start_gunicorn,
     start_nginx,
     wait_until,
+    work_area,
     write_env_file,
 )
 
-pytestmark = [pytest.mark.deploy, pytest.mark.xdist_group("deploy-stack")]
+pytestmark = [pytest.mark.deploy]
 
 SLUG = "zanzibar-canary-tenant"  # a tenant slug no metric may carry
 
@@ -60,8 +62,13 @@ def collectstatic(static_root: Path, directory: Path) -> None:
     manage(*COLLECTSTATIC_COMMAND[2:], env=env)
 
 
-@pytest.fixture(scope="module")
-def stack(servers_available, workdir, database) -> Iterator[Stack]:
+@pytest.fixture(scope="session")
+def stack(servers_available) -> Iterator[Stack]:
+    with work_area("sinatra-stack-") as (workdir, database):
+        yield from _stack(workdir, database)
+
+
+def _stack(workdir: Path, database: Database) -> Iterator[Stack]:
     static_root = workdir / "static"
     collectstatic(static_root, workdir)
     proxy_port, app_port = free_port(), free_port()

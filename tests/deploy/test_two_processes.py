@@ -22,12 +22,11 @@ from django.db import connection
 from tests.conftest import anthropic_key, openrouter_key
 from tests.e2e.fake_providers import ANTHROPIC_MODELS, FakeAnthropic, FakeOpenRouter, fake_providers
 
-from .servers import base_env, free_port, kms_key, manage, start_gunicorn, write_env_file
+from .servers import base_env, free_port, kms_key, manage, start_gunicorn, work_area, write_env_file
 
 pytestmark = [
     pytest.mark.deploy,
     pytest.mark.postgres,
-    pytest.mark.xdist_group("deploy-two-processes"),
     pytest.mark.skipif(
         connection.vendor != "postgresql",
         reason="needs PostgreSQL: two servers share one database (set DATABASE_URL=postgres://...)",
@@ -38,7 +37,7 @@ REDIS_DATABASES = range(8, 12)  # the only Redis databases these tests may use
 CLAIM = "sinatra-deploy-tests:claim"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def redis_database() -> Iterator[int]:
     """Claim an unused Redis database among 8 to 11 (SET NX, so two runs never share one); empty it after.
 
@@ -91,9 +90,9 @@ class Pair:
         return manage("create_service_token", name, env=self.env).stdout.split()[-1]
 
 
-@pytest.fixture(scope="module")
-def pair(servers_available, workdir, database, redis_database) -> Iterator[Pair]:
-    with fake_providers() as (anthropic, openrouter):
+@pytest.fixture(scope="session")
+def pair(servers_available, redis_database) -> Iterator[Pair]:
+    with work_area("sinatra-pair-") as (workdir, database), fake_providers() as (anthropic, openrouter):
         env_file = write_env_file(
             workdir / ".env.production",
             {
