@@ -16,8 +16,9 @@ $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# PORT goes to devenv too: it points SINATRA_BASE_URL (the links the app prints) at this port.
 run: $(VENV)/.runtime-installed
-	$(PY) -m sinatra.devenv
+	PORT=$(PORT) $(PY) -m sinatra.devenv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 

@@ -3,14 +3,21 @@
 Writes SECRET_KEY, SINATRA_LOCAL_DEV_KMS_KEY and DEBUG=true into the env file (the one
 SINATRA_ENV_FILE names, `.env` by default) only when neither that file nor the process
 environment configures them, so running it again changes nothing already set up. It never
-prints a key. It deliberately does not import Django settings: they refuse to load without
-the very values this writes.
+prints a key.
 
 Whatever existed before, the env file and a SQLite database (with its -wal, -shm and -journal
 files) end up readable by their owner only (mode 600): the one holds the key-encryption key,
 the other the ciphertexts and sessions. The database file is created empty here when missing,
 so that `migrate` fills a private file (SQLite gives its -wal and -shm files the database
 file's mode).
+
+With PORT set (`make run` passes it), it also points SINATRA_BASE_URL at that port,
+http://127.0.0.1:PORT, so that the links the app and its commands print (install links) lead
+to the server `make run` starts, from any terminal. A SINATRA_BASE_URL of another form (a real
+host name) or one set in the process environment is left alone.
+
+It deliberately does not import Django settings: they refuse to load without the very values
+this writes.
 """
 
 from __future__ import annotations
@@ -109,6 +116,21 @@ def make_database_private(database: Path) -> list[Path]:
     return [path for path in candidates if make_private(path)]
 
 
+_LOCAL_BASE_URL = re.compile(r"http://127\.0\.0\.1:\d+/?")
+_BASE_URL_LINE = re.compile(r"\A(?:export )?SINATRA_BASE_URL=")
+
+
+def base_url_for_port(configured: dict[str, str], port: str) -> str | None:
+    """Return the SINATRA_BASE_URL `make run` on `port` needs written, or None to leave it as it is."""
+    if not port.strip() or os.environ.get("SINATRA_BASE_URL", "").strip():
+        return None
+    current = configured.get("SINATRA_BASE_URL", "").strip()
+    wanted = f"http://127.0.0.1:{port.strip()}"
+    if current.rstrip("/") == wanted or (current and not _LOCAL_BASE_URL.fullmatch(current)):
+        return None
+    return wanted
+
+
 def main() -> int:
     path = Path(os.environ.get("SINATRA_ENV_FILE") or ".env")
     if not path.is_absolute():
@@ -120,9 +142,23 @@ def main() -> int:
         tightened += make_database_private(database)
     for changed in tightened:
         print(f"{changed.name}: made readable by its owner only (mode 600).")
+    base_url = base_url_for_port(configured, os.environ.get("PORT", ""))
+    replaced = bool(base_url and configured.get("SINATRA_BASE_URL", "").strip())
+    if replaced:
+        # make run's own earlier choice, for another port: that line is replaced, the rest kept.
+        lines = path.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if not _BASE_URL_LINE.match(line)]
+        if kept and not kept[-1].endswith("\n"):
+            kept[-1] += "\n"
+        path.write_text("".join([*kept, f"SINATRA_BASE_URL={base_url}\n"]))
+        print(f"{path.name}: SINATRA_BASE_URL={base_url} (links follow PORT).")
+        base_url = None
     additions = missing_settings(configured)
+    if base_url:
+        additions["SINATRA_BASE_URL"] = base_url
     if not additions:
-        print(f"{path.name}: already configured; nothing to generate.")
+        if not replaced:
+            print(f"{path.name}: already configured; nothing to generate.")
         return 0
     content = path.read_text() if path.exists() else ""
     lines = [] if path.exists() else ["# Local settings written by `make run`. See README.md, Settings.\n"]

@@ -92,6 +92,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: one log line and the HTTP metrics for every request; then /healthz, /readyz and
+    # /metrics, answered before the Host check and the HTTPS redirect (sinatra/middleware.py).
+    "sinatra.middleware.RequestLogMiddleware",
+    "sinatra.middleware.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -144,6 +148,11 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # A cache that does not answer must not hold requests up: it is an optimisation.
+    CACHES["default"].setdefault("OPTIONS", {})
+    CACHES["default"]["OPTIONS"].setdefault("socket_connect_timeout", 2)
+    CACHES["default"]["OPTIONS"].setdefault("socket_timeout", 2)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -180,11 +189,13 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` puts the files that nginx (or WhiteNoise) serves.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Content-hashed names (and .gz/.br copies), so they can be cached for a year.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
 # --- Security: strict unless DEBUG. `manage.py check --deploy` is clean with these.
@@ -221,6 +232,19 @@ CONTENT_SECURITY_POLICY = {
 # or pasted key: sinatra/redaction.py.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "sinatra.redaction.SecretsExceptionReporterFilter"
 
+# Who may read /metrics besides a direct request from this machine (sinatra/metrics.py).
+SINATRA_METRICS_TOKEN = env.str("SINATRA_METRICS_TOKEN", default="").strip()
+
+# Logs: one line per request (sinatra.request) and per event; LOG_FORMAT=json makes each a JSON object.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").strip().lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be `plain` or `json`.")
+_LOG_FORMATTER = (
+    {"()": "sinatra.logs.JsonFormatter"}
+    if LOG_FORMAT == "json"
+    else {"()": "sinatra.logs.PlainFormatter", "fmt": "{asctime} {levelname} {name}: {message}", "style": "{"}
+)
+LOGGING_CONFIG = "sinatra.logs.configure_logging"  # LOGGING, and warnings through it
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -229,11 +253,16 @@ LOGGING = {
         # Session keys (the SQL log), one-time link tokens, passwords in URLs and hashes.
         "redact_secrets": {"()": "sinatra.redaction.RedactSecretsFilter"},
     },
-    "formatters": {"plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"}},
+    "formatters": {"default": _LOG_FORMATTER, "one_line": {**_LOG_FORMATTER, "tracebacks": False}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "default",
+            "filters": ["redact_keys", "redact_secrets"],
+        },
+        "console_one_line": {
+            "class": "logging.StreamHandler",
+            "formatter": "one_line",
             "filters": ["redact_keys", "redact_secrets"],
         },
     },
@@ -246,6 +275,10 @@ LOGGING = {
         # Without handlers of its own (Django's defaults are an unfiltered console in DEBUG and
         # mail to ADMINS), "django" reaches only the root's filtered handler.
         "django": {"handlers": [], "level": env.str("LOG_LEVEL", default="INFO")},
+        # 4xx answers are in sinatra.request's line already; 5xx still log with their traceback.
+        "django.request": {"level": "ERROR"},
+        # A refused Host header (scanners, load balancers probing by IP) is one line, not a traceback.
+        "django.security.DisallowedHost": {"handlers": ["console_one_line"], "level": "ERROR", "propagate": False},
     },
 }
 

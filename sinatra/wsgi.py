@@ -1,4 +1,4 @@
-"""WSGI entry point, e.g. `gunicorn sinatra.wsgi`."""
+"""WSGI entry point: `.venv/bin/gunicorn -c deploy/gunicorn.conf.py sinatra.wsgi` (docs/deploy.md)."""
 
 import os
 

@@ -419,7 +419,7 @@ GENERATED = ("SECRET_KEY", "SINATRA_LOCAL_DEV_KMS_KEY", "DEBUG")
 @pytest.fixture
 def env_file(tmp_path, monkeypatch) -> Path:
     """An env file for devenv, in a process environment that configures none of what it writes."""
-    for name in (*GENERATED, "SINATRA_KMS_KEY"):
+    for name in (*GENERATED, "SINATRA_KMS_KEY", "PORT", "SINATRA_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / ".env"
     monkeypatch.setenv("SINATRA_ENV_FILE", str(path))
