@@ -50,7 +50,8 @@ OVERRIDE_SETTINGS = {
     "haiku": "ANTHROPIC_DEFAULT_HAIKU_MODEL",
 }
 FAILURE_SECONDS = 60
-CACHE_PREFIX = "sinatra:model-list:v1:"
+# v2: JSON lists (v1 held pickles); a process of the previous release never reads these keys.
+CACHE_PREFIX = "sinatra:model-list:v2:"
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,16 @@ Models = TypeVar("Models")
 
 
 class _ModelList(Generic[Models]):
-    """A provider's model list behind two caches: process memory, then Django's cache."""
+    """A provider's model list behind two caches: process memory, then Django's cache.
 
-    def __init__(self, name: str) -> None:
+    Django's cache holds the list as the provider gave it, as plain JSON data (a list);
+    `parse` checks its shape and builds what resolving uses, raising ValueError for anything
+    else, so a value that is unreadable or of the wrong shape is ignored and refetched.
+    """
+
+    def __init__(self, name: str, parse: Callable[[object], Models]) -> None:
         self.name = name
+        self.parse = parse
         self._memo: tuple[float, Models | None] | None = None
         self._failure = "not fetched yet"
         self._lock = threading.Lock()
@@ -78,7 +85,14 @@ class _ModelList(Generic[Models]):
             self._memo = None
         cache.delete(CACHE_PREFIX + self.name)
 
-    def get(self, fetch: Callable[[], Models] | None) -> tuple[Models | None, str | None]:
+    def _shared(self) -> Models | None:
+        """Return the list another process stored, if Django's cache holds a readable one."""
+        try:
+            return self.parse(cache.get(CACHE_PREFIX + self.name))
+        except ValueError:  # absent, not JSON (a planted pickle included), or the wrong shape
+            return None
+
+    def get(self, fetch: Callable[[], list] | None) -> tuple[Models | None, str | None]:
         """Return (list, None) or (None, why it is unavailable); `fetch` None means cached only."""
         seconds = settings.SINATRA_MODEL_CATALOG_SECONDS
         memo = self._memo
@@ -89,14 +103,15 @@ class _ModelList(Generic[Models]):
             if seconds and memo is not None and memo[0] > time.monotonic():
                 return memo[1], None if memo[1] is not None else self._failure
             if seconds:
-                shared = cache.get(CACHE_PREFIX + self.name)
+                shared = self._shared()
                 if shared is not None:
                     self._memo = (time.monotonic() + min(seconds, FAILURE_SECONDS), shared)
                     return shared, None
             if fetch is None:
                 return None, "no key to fetch it with"
             try:
-                models = fetch()
+                raw = fetch()
+                models = self.parse(raw)
             except ProviderError as exc:
                 self._failure = str(exc)
                 # An outage is remembered for everyone; one tenant's rejected key is not.
@@ -104,13 +119,54 @@ class _ModelList(Generic[Models]):
                     self._memo = (time.monotonic() + min(seconds, FAILURE_SECONDS), None)
                 return None, self._failure
             if seconds:
-                cache.set(CACHE_PREFIX + self.name, models, seconds)
+                cache.set(CACHE_PREFIX + self.name, raw, seconds)
                 self._memo = (time.monotonic() + seconds, models)
             return models, None
 
 
-anthropic_models: _ModelList[list[str]] = _ModelList(Provider.ANTHROPIC)
-openrouter_models: _ModelList[OpenRouterModels] = _ModelList(Provider.OPENROUTER)
+def parse_anthropic_ids(value: object) -> list[str]:
+    """Return Anthropic's model ids as stored (a JSON list of strings); ValueError otherwise."""
+    if not isinstance(value, list) or not all(isinstance(model_id, str) for model_id in value):
+        raise ValueError("not a list of model ids")
+    return value
+
+
+@dataclass(frozen=True)
+class OpenRouterModels:
+    """OpenRouter's list as resolving needs it, worked out once per fetch (not per request)."""
+
+    slugs: frozenset[str]
+    newest: dict[str, str]  # alias -> newest plain anthropic/claude-<alias>-* slug
+
+
+def _plain_family_slug(alias: str) -> re.Pattern[str]:
+    # anthropic/claude-opus-4.8, not -fast, :beta or ~...-latest variants
+    return re.compile(rf"anthropic/claude-{alias}-\d+(?:\.\d+)*")
+
+
+def parse_openrouter_models(value: object) -> OpenRouterModels:
+    """Build OpenRouterModels from (slug, created) pairs as stored (JSON lists); ValueError otherwise."""
+    if not isinstance(value, list):
+        raise ValueError("not a list of models")
+    models: list[tuple[str, int]] = []
+    for item in value:
+        if not (isinstance(item, list | tuple) and len(item) == 2):
+            raise ValueError("not a (slug, created) pair")
+        slug, created = item
+        if not isinstance(slug, str) or type(created) is not int:
+            raise ValueError("not a (slug, created) pair")
+        models.append((slug, created))
+    newest = {}
+    for alias in ALIASES:
+        pattern = _plain_family_slug(alias)
+        candidates = [(created, slug) for slug, created in models if pattern.fullmatch(slug)]
+        if candidates:
+            newest[alias] = max(candidates)[1]
+    return OpenRouterModels(frozenset(slug for slug, _ in models), newest)
+
+
+anthropic_models: _ModelList[list[str]] = _ModelList(Provider.ANTHROPIC, parse_anthropic_ids)
+openrouter_models: _ModelList[OpenRouterModels] = _ModelList(Provider.OPENROUTER, parse_openrouter_models)
 
 
 def clear_caches() -> None:
@@ -123,6 +179,11 @@ def clear_caches() -> None:
 def _reset(*, setting: str, **kwargs) -> None:
     if setting in ("SINATRA_MODEL_CATALOG_SECONDS", "SINATRA_ANTHROPIC_BASE_URL", "SINATRA_OPENROUTER_BASE_URL"):
         clear_caches()
+
+
+def _fetch_openrouter_models() -> list:
+    """Return OpenRouter's list as JSON-ready data: [slug, created] pairs."""
+    return [[slug, int(created)] for slug, created in openrouter_client.list_models()]
 
 
 def newest_anthropic(alias: str, *, secret: Secret | None) -> ModelChoice:
@@ -142,30 +203,6 @@ def newest_anthropic(alias: str, *, secret: Secret | None) -> ModelChoice:
         why = f"Anthropic's model list is unavailable ({problem})"
     builtin = BUILTIN_ANTHROPIC[alias]
     return ModelChoice(builtin, (f"{why}; {alias} uses the built-in {builtin}.",))
-
-
-@dataclass(frozen=True)
-class OpenRouterModels:
-    """OpenRouter's list as resolving needs it, worked out once per fetch (not per request)."""
-
-    slugs: frozenset[str]
-    newest: dict[str, str]  # alias -> newest plain anthropic/claude-<alias>-* slug
-
-
-def _plain_family_slug(alias: str) -> re.Pattern[str]:
-    # anthropic/claude-opus-4.8, not -fast, :beta or ~...-latest variants
-    return re.compile(rf"anthropic/claude-{alias}-\d+(?:\.\d+)*")
-
-
-def _fetch_openrouter_models() -> OpenRouterModels:
-    models = openrouter_client.list_models()
-    newest = {}
-    for alias in ALIASES:
-        pattern = _plain_family_slug(alias)
-        candidates = [(created, slug) for slug, created in models if pattern.fullmatch(slug)]
-        if candidates:
-            newest[alias] = max(candidates)[1]
-    return OpenRouterModels(frozenset(slug for slug, _ in models), newest)
 
 
 def newest_openrouter(alias: str) -> ModelChoice:
