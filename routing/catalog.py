@@ -5,7 +5,10 @@ provider's model list, fetched with httpx and cached (`SINATRA_MODEL_CATALOG_SEC
 Django's cache and in process memory; a built-in table shipped with the code, used when the
 list cannot be fetched, and said so in the resolution's warnings.
 
-A failed fetch is remembered for a short while too, so a provider outage does not make every
+A list is fetched by one thread at a time, within a total deadline
+(SINATRA_MODEL_FETCH_DEADLINE_SECONDS), without holding a lock that other resolutions wait
+on: they serve the list the process already has, however old, or the built-in table. A failed
+fetch is remembered for a short while too, so a provider outage does not make every
 resolution wait on retries.
 
 Django's cache (Redis, shared between processes) is an optimisation, never a dependency: when
@@ -155,24 +158,37 @@ class _Lookup(Generic[Models]):
     notes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class _State(Generic[Models]):
+    """What a process knows of a list; replaced whole, so readers need no lock."""
+
+    models: Models | None = None  # the last list fetched or read, however old
+    checked_until: float = 0.0  # until then (monotonic) nothing else is asked: a fresh list, or a recent failure
+    failure: str = "not fetched yet"  # why there is no list, when there is none
+
+
 class _ModelList(Generic[Models]):
     """A provider's model list behind two caches: process memory, then Django's cache.
 
     Django's cache holds the list as the provider gave it, as plain JSON data (a list);
     `parse` checks its shape and builds what resolving uses, raising ValueError for anything
     else, so a value that is unreadable or of the wrong shape is ignored and refetched.
+
+    One thread at a time fetches a list (single flight), and no lock is held while it does:
+    meanwhile the others serve the list the process already has, however old, or go on
+    without one (the built-in table). A failed fetch is not retried for FAILURE_SECONDS.
     """
 
     def __init__(self, name: str, parse: Callable[[object], Models]) -> None:
         self.name = name
         self.parse = parse
-        self._memo: tuple[float, Models | None] | None = None
-        self._failure = "not fetched yet"
-        self._lock = threading.Lock()
+        self._state: _State[Models] = _State()
+        self._fetching = False
+        self._lock = threading.Lock()  # guards _state and _fetching changes; never held during I/O
 
     def clear(self) -> None:
         with self._lock:
-            self._memo = None
+            self._state = _State()
         _shared.delete(CACHE_PREFIX + self.name)
 
     def _from_shared(self) -> tuple[Models | None, str | None]:
@@ -186,36 +202,60 @@ class _ModelList(Generic[Models]):
     def get(self, fetch: Callable[[], list] | None) -> _Lookup[Models]:
         """Return the list, or why it is unavailable; `fetch` None means cached only."""
         seconds = settings.SINATRA_MODEL_CATALOG_SECONDS
-        memo = self._memo
-        if seconds and memo is not None and memo[0] > time.monotonic():
-            return _Lookup(memo[1], None if memo[1] is not None else self._failure)
+        if not seconds:  # no caching at all: every lookup fetches
+            return self._fetch_uncached(fetch)
+        state = self._state
+        if state.checked_until > time.monotonic():
+            return _Lookup(state.models, None if state.models is not None else state.failure)
+        shared, shared_problem = self._from_shared()
+        notes = (_shared_cache_note(shared_problem),) if shared_problem is not None else ()
+        if shared is not None:
+            with self._lock:
+                self._state = _State(shared, time.monotonic() + min(seconds, FAILURE_SECONDS))
+            return _Lookup(shared)
+        if fetch is None or not self._start_fetching():
+            if state.models is not None:  # stale, but newer than the built-in table
+                return _Lookup(state.models, None, notes)
+            return _Lookup(None, "no key to fetch it with" if fetch is None else "it is being fetched", notes)
+        try:
+            return self._fetch(fetch, seconds, notes)
+        finally:
+            with self._lock:
+                self._fetching = False
+
+    def _start_fetching(self) -> bool:
+        """Return whether this thread is the one to fetch (no other thread is fetching)."""
         with self._lock:
-            memo = self._memo
-            if seconds and memo is not None and memo[0] > time.monotonic():
-                return _Lookup(memo[1], None if memo[1] is not None else self._failure)
-            notes: tuple[str, ...] = ()
-            if seconds:
-                shared, shared_problem = self._from_shared()
-                if shared_problem is not None:
-                    notes = (_shared_cache_note(shared_problem),)
-                if shared is not None:
-                    self._memo = (time.monotonic() + min(seconds, FAILURE_SECONDS), shared)
-                    return _Lookup(shared)
-            if fetch is None:
-                return _Lookup(None, "no key to fetch it with", notes)
-            try:
-                raw = fetch()
-                models = self.parse(raw)
-            except ProviderError as exc:
-                self._failure = str(exc)
-                # An outage is remembered for everyone; one tenant's rejected key is not.
-                if seconds and not isinstance(exc, KeyRejected):
-                    self._memo = (time.monotonic() + min(seconds, FAILURE_SECONDS), None)
-                return _Lookup(None, self._failure, notes)
-            if seconds:
-                _shared.set(CACHE_PREFIX + self.name, raw, seconds)
-                self._memo = (time.monotonic() + seconds, models)
-            return _Lookup(models, None, notes)
+            if self._fetching:
+                return False
+            self._fetching = True
+            return True
+
+    def _fetch(self, fetch: Callable[[], list], seconds: int, notes: tuple[str, ...]) -> _Lookup[Models]:
+        try:
+            raw = fetch()
+            models = self.parse(raw)
+        except ProviderError as exc:
+            stale = self._state.models
+            # An outage is remembered for everyone; one tenant's rejected key is not.
+            if not isinstance(exc, KeyRejected):
+                with self._lock:
+                    self._state = _State(stale, time.monotonic() + min(seconds, FAILURE_SECONDS), str(exc))
+            if stale is not None:
+                return _Lookup(stale, None, notes)
+            return _Lookup(None, str(exc), notes)
+        _shared.set(CACHE_PREFIX + self.name, raw, seconds)
+        with self._lock:
+            self._state = _State(models, time.monotonic() + seconds)
+        return _Lookup(models, None, notes)
+
+    def _fetch_uncached(self, fetch: Callable[[], list] | None) -> _Lookup[Models]:
+        if fetch is None:
+            return _Lookup(None, "no key to fetch it with")
+        try:
+            return _Lookup(self.parse(fetch()))
+        except ProviderError as exc:
+            return _Lookup(None, str(exc))
 
 
 def parse_anthropic_ids(value: object) -> list[str]:
