@@ -2,11 +2,17 @@
 
 `resolve_view` reads as what it does: the decorators answer the method, the token and the
 body; the form checks the fields; then one call to the service, and the answer.
+
+Every answer is JSON, failures included: a database that refuses connections is 503
+`unavailable`, anything unexpected 500 `internal_error`; neither says more than that (the log
+gets one line with the exception's type and where it was raised).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import traceback
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -14,6 +20,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import slug_re
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -24,6 +31,8 @@ from .openapi import OPENAPI
 from .service import RoutingError, resolve, resolve_agent
 from .sinatrarc import agent_config
 from .tokens import token_authenticate
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -64,10 +73,23 @@ def api_view(*, method: str) -> Callable[[View], View]:
                 return error(exc.status, exc.code, exc.detail)
             except RoutingError as exc:
                 return error(exc.status, exc.code, str(exc))
+            except (OperationalError, InterfaceError) as exc:
+                _log_failure(request, exc)
+                return error(503, "unavailable", "The service cannot reach its database now; try again shortly.")
+            except Exception as exc:
+                _log_failure(request, exc)
+                return error(500, "internal_error", "Something went wrong on our side; try again, or tell an operator.")
 
         return wrapper
 
     return decorator
+
+
+def _log_failure(request: HttpRequest, exc: Exception) -> None:
+    """Log one line: the exception's type and where it was raised (never its message: it may hold data)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    logger.error("%s %s failed: %s%s", request.method, request.path, type(exc).__name__, where)
 
 
 def bearer_token(view: View) -> View:

@@ -57,7 +57,15 @@ OPENAPI = {
                         "The request cannot be routed as configured; `detail` says what to change.",
                         [ConfigError.code, UnsupportedProvider.code, MissingCredential.code],
                     ),
-                    "503": _error("The tenant's key cannot be read now (KMS).", [CredentialUnavailable.code]),
+                    "500": _error(
+                        "Something unexpected failed; `detail` says nothing more (the service logs it).",
+                        ["internal_error"],
+                    ),
+                    "503": _error(
+                        "Try again shortly: the tenant's key cannot be read now (KMS), or the service cannot "
+                        "reach its database.",
+                        [CredentialUnavailable.code, "unavailable"],
+                    ),
                 },
             }
         },
