@@ -8,8 +8,11 @@ raw, as in Django's own serializer, so that `incr()` and `decr()` keep working i
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
 
 REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
 
@@ -42,9 +45,17 @@ class JsonSerializer:
 def cache_settings(config: dict[str, Any]) -> dict[str, Any]:
     """Return a CACHES entry with Sinatra's Redis options added (other backends as given).
 
-    The serializer is not an option: whatever CACHE_URL says, Redis values are JSON.
+    The serializer is not an option: whatever CACHE_URL says, Redis values are JSON. A Redis
+    cache without the `redis` package is a start-up error, not a failure at the first request.
     """
     if config.get("BACKEND") == REDIS_BACKEND:
+        try:
+            importlib.import_module("redis")
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"CACHE_URL names Redis, but the redis package cannot be imported ({exc}): "
+                "install the requirements with `pip install -r requirements.txt`."
+            ) from None
         options = {**REDIS_OPTIONS, **config.get("OPTIONS", {}), "serializer": SERIALIZER}
         config = {**config, "OPTIONS": options}
     return config
