@@ -27,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from tenants.models import Tenant
 
-from .openapi import OPENAPI
+from .openapi import MAX_SLUG_LENGTH, OPENAPI
 from .service import RoutingError, resolve, resolve_agent
 from .sinatrarc import agent_config
 from .tokens import token_authenticate
@@ -55,17 +55,17 @@ def error(status: int, code: str, detail: str) -> JsonResponse:
     return response
 
 
-def api_view(*, method: str) -> Callable[[View], View]:
-    """Answer only `method` (405 otherwise); turn ApiError and RoutingError into their JSON errors."""
+def api_view(*methods: str) -> Callable[[View], View]:
+    """Answer only `methods` (405 otherwise); turn ApiError and RoutingError into their JSON errors."""
 
     def decorator(view: View) -> View:
         @csrf_exempt
         @never_cache
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-            if request.method != method:
-                response = error(405, "method_not_allowed", f"Use {method} with a JSON body.")
-                response["Allow"] = method
+            if request.method not in methods:
+                response = error(405, "method_not_allowed", f"Only {' or '.join(methods)} is allowed here.")
+                response["Allow"] = ", ".join(methods)
                 return response
             try:
                 return view(request, *args, **kwargs)
@@ -150,6 +150,8 @@ class ResolveRequestForm(forms.Form):
 
     def clean_tenant(self) -> str:
         slug = self.cleaned_data["tenant"]
+        if len(slug) > MAX_SLUG_LENGTH:  # refused before any lookup, and never echoed
+            raise ValidationError(f"tenant must be a tenant's slug: at most {MAX_SLUG_LENGTH} characters.")
         if not slug_re.fullmatch(slug):  # never a slug; and "\ud800" would fail in the database driver
             raise ValidationError("tenant must be a tenant's slug: letters, digits, - and _.")
         return slug
@@ -168,7 +170,7 @@ class ResolveRequestForm(forms.Form):
         return str(next(message for messages in self.errors.values() for message in messages))
 
 
-@api_view(method="POST")
+@api_view("POST")
 @bearer_token
 @json_object
 def resolve_view(request: HttpRequest, *, body: dict[str, Any]) -> JsonResponse:
@@ -188,6 +190,7 @@ def resolve_view(request: HttpRequest, *, body: dict[str, Any]) -> JsonResponse:
     return JsonResponse(resolution.as_dict(include_key=True))
 
 
+@api_view("GET", "HEAD")
 def openapi_view(request: HttpRequest) -> JsonResponse:
     """Serve the OpenAPI description of this API."""
     return JsonResponse(OPENAPI)
