@@ -9,7 +9,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from .base import KeyFacts, KeyShape, LookAlike, Provider, ProviderSpec
 from .errors import KeyRejected, ProviderUnavailable
-from .http import json_body, request, unavailable
+from .http import call_deadline, json_body, request, unavailable
 from .secret import Secret
 
 PROVIDER = Provider.ANTHROPIC.label
@@ -36,11 +36,15 @@ def _rejected(status: int) -> KeyRejected:
 
 
 def list_models(secret: Secret) -> list[str]:
-    """Return every model id the key can see, in Anthropic's order (most recent first)."""
+    """Return every model id the key can see, in Anthropic's order (most recent first).
+
+    All pages together get one deadline (SINATRA_MODEL_FETCH_DEADLINE_SECONDS).
+    """
     ids: list[str] = []
     params: dict = {"limit": PAGE_SIZE}
+    deadline = call_deadline()
     for _page in range(MAX_PAGES):
-        response = request(PROVIDER, "GET", _models_url(), headers=_headers(secret), params=params)
+        response = request(PROVIDER, "GET", _models_url(), headers=_headers(secret), params=params, deadline=deadline)
         if response.status_code in (401, 403):
             raise _rejected(response.status_code)
         if response.status_code != 200:
@@ -61,7 +65,14 @@ def list_models(secret: Secret) -> list[str]:
 def verify_key(secret: Secret) -> KeyFacts:
     """Return what Anthropic says of a key it accepts; raise KeyRejected or ProviderUnavailable."""
     response = request(
-        PROVIDER, "GET", _models_url(), headers=_headers(secret), params={"limit": 1}, attempts=2, max_wait=2.0
+        PROVIDER,
+        "GET",
+        _models_url(),
+        headers=_headers(secret),
+        params={"limit": 1},
+        attempts=2,
+        max_wait=2.0,
+        deadline=call_deadline(),
     )
     if response.status_code in (401, 403):
         raise _rejected(response.status_code)

@@ -12,7 +12,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from .base import KeyFacts, KeyShape, LookAlike, Provider, ProviderSpec
 from .errors import KeyRejected, ProviderUnavailable
-from .http import json_body, request, unavailable
+from .http import call_deadline, json_body, request, unavailable
 from .secret import Secret
 
 PROVIDER = Provider.OPENROUTER.label
@@ -20,7 +20,8 @@ PROVIDER = Provider.OPENROUTER.label
 
 def list_models() -> list[tuple[str, int]]:
     """Return (slug, created unix seconds) for every model OpenRouter lists."""
-    response = request(PROVIDER, "GET", f"{settings.SINATRA_OPENROUTER_BASE_URL}/models")
+    url = f"{settings.SINATRA_OPENROUTER_BASE_URL}/models"
+    response = request(PROVIDER, "GET", url, deadline=call_deadline())
     if response.status_code != 200:
         raise unavailable(PROVIDER, response, "the model list")
     data = json_body(PROVIDER, response).get("data")
@@ -47,6 +48,7 @@ def verify_key(secret: Secret) -> KeyFacts:
         headers={"Authorization": f"Bearer {secret.reveal()}"},
         attempts=2,
         max_wait=2.0,
+        deadline=call_deadline(),
     )
     if response.status_code == 401:
         raise KeyRejected("OpenRouter rejected the key (401): check that it was copied whole and is not disabled.")

@@ -2,11 +2,17 @@
 
 `resolve_view` reads as what it does: the decorators answer the method, the token and the
 body; the form checks the fields; then one call to the service, and the answer.
+
+Every answer is JSON, failures included: a database that refuses connections is 503
+`unavailable`, anything unexpected 500 `internal_error`; neither says more than that (the log
+gets one line with the exception's type and where it was raised).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import traceback
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -14,16 +20,19 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import slug_re
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from tenants.models import Tenant
 
-from .openapi import OPENAPI
+from .openapi import MAX_SLUG_LENGTH, OPENAPI
 from .service import RoutingError, resolve, resolve_agent
 from .sinatrarc import agent_config
 from .tokens import token_authenticate
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -46,17 +55,17 @@ def error(status: int, code: str, detail: str) -> JsonResponse:
     return response
 
 
-def api_view(*, method: str) -> Callable[[View], View]:
-    """Answer only `method` (405 otherwise); turn ApiError and RoutingError into their JSON errors."""
+def api_view(*methods: str) -> Callable[[View], View]:
+    """Answer only `methods` (405 otherwise); turn ApiError and RoutingError into their JSON errors."""
 
     def decorator(view: View) -> View:
         @csrf_exempt
         @never_cache
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-            if request.method != method:
-                response = error(405, "method_not_allowed", f"Use {method} with a JSON body.")
-                response["Allow"] = method
+            if request.method not in methods:
+                response = error(405, "method_not_allowed", f"Only {' or '.join(methods)} is allowed here.")
+                response["Allow"] = ", ".join(methods)
                 return response
             try:
                 return view(request, *args, **kwargs)
@@ -64,10 +73,23 @@ def api_view(*, method: str) -> Callable[[View], View]:
                 return error(exc.status, exc.code, exc.detail)
             except RoutingError as exc:
                 return error(exc.status, exc.code, str(exc))
+            except (OperationalError, InterfaceError) as exc:
+                _log_failure(request, exc)
+                return error(503, "unavailable", "The service cannot reach its database now; try again shortly.")
+            except Exception as exc:
+                _log_failure(request, exc)
+                return error(500, "internal_error", "Something went wrong on our side; try again, or tell an operator.")
 
         return wrapper
 
     return decorator
+
+
+def _log_failure(request: HttpRequest, exc: Exception) -> None:
+    """Log one line: the exception's type and where it was raised (never its message: it may hold data)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    logger.error("%s %s failed: %s%s", request.method, request.path, type(exc).__name__, where)
 
 
 def bearer_token(view: View) -> View:
@@ -128,6 +150,8 @@ class ResolveRequestForm(forms.Form):
 
     def clean_tenant(self) -> str:
         slug = self.cleaned_data["tenant"]
+        if len(slug) > MAX_SLUG_LENGTH:  # refused before any lookup, and never echoed
+            raise ValidationError(f"tenant must be a tenant's slug: at most {MAX_SLUG_LENGTH} characters.")
         if not slug_re.fullmatch(slug):  # never a slug; and "\ud800" would fail in the database driver
             raise ValidationError("tenant must be a tenant's slug: letters, digits, - and _.")
         return slug
@@ -146,7 +170,7 @@ class ResolveRequestForm(forms.Form):
         return str(next(message for messages in self.errors.values() for message in messages))
 
 
-@api_view(method="POST")
+@api_view("POST")
 @bearer_token
 @json_object
 def resolve_view(request: HttpRequest, *, body: dict[str, Any]) -> JsonResponse:
@@ -166,6 +190,7 @@ def resolve_view(request: HttpRequest, *, body: dict[str, Any]) -> JsonResponse:
     return JsonResponse(resolution.as_dict(include_key=True))
 
 
+@api_view("GET", "HEAD")
 def openapi_view(request: HttpRequest) -> JsonResponse:
     """Serve the OpenAPI description of this API."""
     return JsonResponse(OPENAPI)

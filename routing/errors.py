@@ -1,5 +1,12 @@
 """Routing's errors. Each carries a message fit to show a user, an API `code` and HTTP status."""
 
+ECHO_LIMIT = 100
+
+
+def shown(value: str) -> str:
+    """Return what a user wrote as an error message may quote it: at most ECHO_LIMIT characters."""
+    return value if len(value) <= ECHO_LIMIT else f"{value[: ECHO_LIMIT - 3]}..."
+
 
 class RoutingError(Exception):
     """A request cannot be routed; `str(error)` says why and what to do."""

@@ -1,8 +1,13 @@
-"""The OpenAPI 3.1 description of the worker API, served at /api/v1/openapi.json."""
+"""The OpenAPI 3.1 description of the worker API, served at /api/v1/openapi.json.
+
+It says exactly what the API accepts (tests/routing/test_schemathesis.py holds the API to it).
+"""
 
 from providers import Provider
 
 from .errors import ConfigError, CredentialUnavailable, MissingCredential, TenantInactive, UnsupportedProvider
+
+MAX_SLUG_LENGTH = 63  # Tenant.slug's max_length
 
 
 def _error(description: str, codes: list[str]) -> dict:
@@ -53,13 +58,21 @@ OPENAPI = {
                     "401": _error("No valid service token.", ["unauthorized"]),
                     "403": _error("The tenant is deactivated.", [TenantInactive.code]),
                     "404": _error("No tenant has this slug.", ["unknown_tenant"]),
-                    "405": _error("Only POST is allowed.", ["method_not_allowed"]),
+                    "405": _error("Only POST is allowed (the Allow header says so).", ["method_not_allowed"]),
                     "413": _error("The body is over 1 MB.", ["body_too_large"]),
                     "422": _error(
                         "The request cannot be routed as configured; `detail` says what to change.",
                         [ConfigError.code, UnsupportedProvider.code, MissingCredential.code],
                     ),
-                    "503": _error("The tenant's key cannot be read now (KMS).", [CredentialUnavailable.code]),
+                    "500": _error(
+                        "Something unexpected failed; `detail` says nothing more (the service logs it).",
+                        ["internal_error"],
+                    ),
+                    "503": _error(
+                        "Try again shortly: the tenant's key cannot be read now (KMS), or the service cannot "
+                        "reach its database.",
+                        [CredentialUnavailable.code, "unavailable"],
+                    ),
                 },
             }
         },
@@ -76,15 +89,50 @@ OPENAPI = {
         "securitySchemes": {"serviceToken": {"type": "http", "scheme": "bearer"}},
         "schemas": {
             "ResolveRequest": {
+                "description": (
+                    "The tenant, and either the repo's .sinatrarc text or the fields it would give "
+                    "(model, model_provider); never both. A member that is null counts as absent. "
+                    "Other members are ignored."
+                ),
                 "type": "object",
                 "required": ["tenant"],
                 "properties": {
-                    "tenant": {"type": "string", "description": "The tenant's slug.", "pattern": "^[-a-zA-Z0-9_]+$"},
-                    "sinatrarc": {"type": "string", "description": "The repo's .sinatrarc text (YAML), if any."},
-                    "model": {"type": "string", "description": "Instead of sinatrarc: a model name."},
-                    "model_provider": {"type": "string", "enum": list(Provider.values)},
+                    "tenant": {
+                        "type": "string",
+                        "description": "The tenant's slug.",
+                        "pattern": "^[-a-zA-Z0-9_]+$",
+                        "minLength": 1,
+                        "maxLength": MAX_SLUG_LENGTH,
+                    },
+                    "sinatrarc": {
+                        "type": ["string", "null"],
+                        "description": "The repo's .sinatrarc text (YAML, at most 64 KiB); null or absent: none.",
+                    },
+                    "model": {
+                        "type": ["string", "null"],
+                        "description": (
+                            "Instead of sinatrarc: a model name (an alias, a claude- id or a vendor/model slug); "
+                            "a name Sinatra cannot route is refused with 422."
+                        ),
+                    },
+                    "model_provider": {
+                        "enum": [*Provider.values, None],
+                        "description": "Instead of sinatrarc: force a provider (case does not matter).",
+                    },
                 },
                 "additionalProperties": True,
+                "oneOf": [
+                    {
+                        "title": "sinatrarc",
+                        "required": ["sinatrarc"],
+                        "properties": {
+                            "sinatrarc": {"type": "string"},
+                            "model": {"type": "null"},
+                            "model_provider": {"type": "null"},
+                        },
+                    },
+                    {"title": "model and model_provider", "properties": {"sinatrarc": {"type": "null"}}},
+                ],
             },
             "Resolution": {
                 "type": "object",
@@ -110,11 +158,13 @@ OPENAPI = {
                     "reason": {"type": "string", "description": "One sentence a person can read."},
                     "warnings": {"type": "array", "items": {"type": "string"}},
                 },
+                "additionalProperties": False,
             },
             "Error": {
                 "type": "object",
                 "required": ["error", "detail"],
                 "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+                "additionalProperties": False,
             },
         },
     },

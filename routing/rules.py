@@ -28,7 +28,7 @@ from enum import StrEnum
 from providers import Provider
 
 from .catalog import ALIASES
-from .errors import ConfigError, UnsupportedProvider
+from .errors import ConfigError, UnsupportedProvider, shown
 
 ANTHROPIC = Provider.ANTHROPIC
 OPENROUTER = Provider.OPENROUTER
@@ -81,12 +81,13 @@ def classify(name: str) -> Kind:
             return Kind.CLAUDE_ID
         return Kind.NOT_CLAUDE
     if not _SLUG.fullmatch(name):
-        raise ConfigError(f"{name} is not a vendor/model slug: write it like openai/gpt-5.")
+        raise ConfigError(f"{shown(name)} is not a vendor/model slug: write it like openai/gpt-5.")
     return Kind.ANTHROPIC_SLUG if name.startswith("anthropic/claude-") else Kind.SLUG
 
 
 def not_claude_error(name: str) -> ConfigError:
     """Say what to write instead of a bare name that is not a Claude model."""
+    name = shown(name)
     for pattern, vendor in VENDOR_OF_BARE_NAME:
         if pattern.match(name.lower()):
             return ConfigError(
@@ -111,7 +112,9 @@ def check_model_provider(model_provider: str | None) -> None:
             "Direct OpenAI is not supported in this version: add an OpenRouter key, write "
             "model: openai/<model> (e.g. openai/gpt-5) and drop model_provider: openai."
         )
-    raise ConfigError(f"agent.model_provider {model_provider!r} is not one Sinatra knows: use anthropic or openrouter.")
+    raise ConfigError(
+        f"agent.model_provider {shown(model_provider or '')!r} is not one Sinatra knows: use anthropic or openrouter."
+    )
 
 
 # --- Rules 3 and 4: which provider serves each kind of name.
@@ -165,7 +168,7 @@ def route(name: str, model_provider: str | None) -> tuple[Kind, Route]:
     found = ROUTES.get((kind, model_provider))
     if found is None:  # (Kind.SLUG, anthropic): Anthropic serves only Claude models
         raise ConfigError(
-            f"{name} is not a Claude model, so Anthropic cannot serve it: drop model_provider: anthropic "
+            f"{shown(name)} is not a Claude model, so Anthropic cannot serve it: drop model_provider: anthropic "
             "to send it through OpenRouter."
         )
     return kind, found

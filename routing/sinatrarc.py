@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, shown
 
 MAX_SINATRARC_BYTES = 64 * 1024
 MAX_NAME_LENGTH = 200
@@ -107,7 +107,7 @@ def _check_shape(text: str) -> None:
             anchor, nodes = event.anchor, 1
         elif isinstance(event, yaml.AliasEvent):
             if any(event.anchor == open_anchor for open_anchor, _ in open_nodes):
-                raise ConfigError(f".sinatrarc has an alias (*{event.anchor}) inside the node it names.")
+                raise ConfigError(f".sinatrarc has an alias (*{shown(event.anchor or '')}) inside the node it names.")
             anchor, nodes = None, expanded.get(event.anchor or "", 1)  # undefined: the loader says so
         else:
             continue

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import logging
 
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
 from credentials.kms import KmsError, get_keyring
+from routing.catalog import shared_cache_status
 
 logger = logging.getLogger(__name__)
-
-CACHE_PROBE_KEY = "sinatra:readyz"
 
 
 @never_cache
@@ -49,11 +47,9 @@ def _kms() -> str:
 
 
 def _cache() -> str:
-    try:
-        cache.set(CACHE_PROBE_KEY, 1, timeout=10)
-        cache.get(CACHE_PROBE_KEY)
-    except Exception as exc:  # the cache is an optimisation: reported, never required
-        logger.warning("readyz: the cache did not answer: %s", type(exc).__name__)
+    answers, detail = shared_cache_status()
+    if not answers:  # the cache is an optimisation: reported, never required
+        logger.warning("readyz: %s", detail)
         return "unavailable"
     return "ok"
 

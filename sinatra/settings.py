@@ -16,6 +16,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from sinatra.cache import cache_settings
 from sinatra.devenv import DEFAULT_DATABASE_URL
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -147,12 +148,8 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
-if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    # A cache that does not answer must not hold requests up: it is an optimisation.
-    CACHES["default"].setdefault("OPTIONS", {})
-    CACHES["default"]["OPTIONS"].setdefault("socket_connect_timeout", 2)
-    CACHES["default"]["OPTIONS"].setdefault("socket_timeout", 2)
+# Redis values are JSON, never pickles, and a down or slow Redis answers quickly (sinatra/cache.py).
+CACHES = {"default": cache_settings(env.cache_url("CACHE_URL", default="locmemcache://"))}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -360,6 +357,16 @@ except ValueError:
 if SINATRA_INVITATION_DAYS < 1:
     raise ImproperlyConfigured("SINATRA_INVITATION_DAYS must be a whole number of days, at least 1.")
 SINATRA_MODEL_CATALOG_SECONDS = _seconds("SINATRA_MODEL_CATALOG_SECONDS", default=3600, zero_means="fetch every time")
+# A provider call (a model-list fetch, all its pages and retries; a key check) is over within
+# this many seconds, however slowly the provider answers.
+try:
+    SINATRA_MODEL_FETCH_DEADLINE_SECONDS = env.float("SINATRA_MODEL_FETCH_DEADLINE_SECONDS", default=5.0)
+except ValueError:
+    SINATRA_MODEL_FETCH_DEADLINE_SECONDS = 0.0
+if not 0 < SINATRA_MODEL_FETCH_DEADLINE_SECONDS <= 300:  # nan fails this too
+    raise ImproperlyConfigured(
+        "SINATRA_MODEL_FETCH_DEADLINE_SECONDS must be a number of seconds above 0 and at most 300, e.g. 5."
+    )
 SINATRA_ANTHROPIC_BASE_URL = env.str("SINATRA_ANTHROPIC_BASE_URL", default="https://api.anthropic.com").rstrip("/")
 SINATRA_OPENROUTER_BASE_URL = env.str("SINATRA_OPENROUTER_BASE_URL", default="https://openrouter.ai/api/v1").rstrip("/")
 

@@ -27,6 +27,7 @@ from tests.fakes.providers import (
     openrouter_list,
 )
 from tests.fakes.providers import OPENROUTER_MODELS as ROUTING_OPENROUTER_MODELS
+from tests.shared_cache import cache_url, caches_for, claimed_redis_database, redis_client
 from tests.web import key_checks, people  # noqa: F401 - fixtures for the whole suite
 
 
@@ -40,6 +41,18 @@ def _empty_caches():
     dek_cache.clear()
     catalog.clear_caches()
     cache.clear()
+
+
+@pytest.fixture
+def shared_cache(settings):
+    """Django's cache on a real Redis database of this test's own, set up as CACHE_URL=redis://...
+    would set it up; yields a plain Redis client on that database (what anyone with access sees).
+    """
+    with claimed_redis_database() as number:
+        settings.CACHES = caches_for(cache_url(number))
+        client = redis_client(number)
+        yield client
+        client.close()
 
 
 @pytest.fixture

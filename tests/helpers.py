@@ -158,3 +158,14 @@ def sinatrarc(model: str | None = None, provider: str | None = None) -> str | No
     if provider is not None:
         lines.append(f"  model_provider: {provider}")
     return "\n".join(lines) + "\n" if len(lines) > 1 else None
+
+
+def without_packages(directory: Path, *names: str) -> str:
+    """Return a PYTHONPATH under which importing each of `names` fails as if it were not installed."""
+    for name in names:
+        package = directory / name
+        package.mkdir(parents=True, exist_ok=True)
+        (package / "__init__.py").write_text(
+            f"raise ModuleNotFoundError(\"No module named '{name}'\", name={name!r})\n"
+        )
+    return str(directory)

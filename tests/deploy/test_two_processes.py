@@ -9,6 +9,7 @@ Operators' changes go through `manage.py`, as they would.
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -19,8 +20,8 @@ import pytest
 import redis
 from django.db import connection
 
-from tests.conftest import anthropic_key, openrouter_key
 from tests.e2e.fake_providers import ANTHROPIC_MODELS, FakeAnthropic, FakeOpenRouter, fake_providers
+from tests.fakes.providers import anthropic_key, openrouter_key
 
 from .servers import base_env, free_port, kms_key, manage, start_gunicorn, work_area, write_env_file
 
@@ -181,11 +182,6 @@ def test_each_model_list_is_fetched_once_across_both_processes(pair):
     assert pair.openrouter.requests.count(("GET", "/api/v1/models")) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="routing.catalog stores model lists in Django's cache as Python objects, which the Redis "
-    "backend pickles; DESIGN (model catalog) says values are stored as JSON, never pickled",
-)
 def test_model_lists_in_the_shared_cache_are_json_not_pickles(pair):
     pair.tenant_with_keys("cached-lists")
     pair.resolve(pair.servers[0], "cached-lists", model="opus")
@@ -193,4 +189,6 @@ def test_model_lists_in_the_shared_cache_are_json_not_pickles(pair):
     keys = [key for key in pair.redis.keys("*model-list*")]
     assert len(keys) == 2
     for key in keys:
-        assert not pair.redis.get(key).startswith(b"\x80")  # pickle's protocol marker
+        value = pair.redis.get(key)
+        assert not value.startswith(b"\x80")  # pickle's protocol marker
+        assert isinstance(json.loads(value), list)

@@ -312,7 +312,8 @@ def test_retry_after_in_seconds_is_waited_for(router, waits):
     assert waits == [3.0]
 
 
-def test_retry_after_as_an_http_date_is_waited_for(router, waits, fixed_clock):
+def test_retry_after_as_an_http_date_is_waited_for(router, waits, fixed_clock, settings):
+    settings.SINATRA_MODEL_FETCH_DEADLINE_SECONDS = 30  # room for the 7 s wait within the call's deadline
     router.get(OPENROUTER_MODELS_URL).mock(
         side_effect=[httpx.Response(503, headers={"retry-after": http_date(7)}), openrouter_list([("openai/gpt-5", 1)])]
     )
@@ -327,6 +328,28 @@ def test_a_retry_after_beyond_max_wait_is_not_waited_for(router, waits, fixed_cl
     route = router.get(OPENROUTER_MODELS_URL).mock(return_value=httpx.Response(429, headers={"retry-after": value}))
 
     with pytest.raises(ProviderUnavailable, match=r"rate limiting the model list; try again in 3601 s"):
+        openrouter_client.list_models()
+
+    assert route.call_count == 1
+    assert waits == []
+
+
+def test_a_retry_after_that_would_end_past_the_deadline_is_not_waited_for(router, waits, settings):
+    settings.SINATRA_MODEL_FETCH_DEADLINE_SECONDS = 2
+    route = router.get(OPENROUTER_MODELS_URL).mock(return_value=httpx.Response(503, headers={"retry-after": "3"}))
+
+    with pytest.raises(ProviderUnavailable, match=r"answered HTTP 503"):
+        openrouter_client.list_models()
+
+    assert route.call_count == 1
+    assert waits == []
+
+
+def test_a_transport_error_is_not_retried_after_a_wait_past_the_deadline(router, waits, settings):
+    settings.SINATRA_MODEL_FETCH_DEADLINE_SECONDS = 0.3  # the first backoff is 0.5 s
+    route = router.get(OPENROUTER_MODELS_URL).mock(side_effect=httpx.ConnectError("refused"))
+
+    with pytest.raises(ProviderUnavailable, match=r"could not be reached \(ConnectError\)"):
         openrouter_client.list_models()
 
     assert route.call_count == 1

@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
@@ -19,7 +20,9 @@ from credentials.models import TenantModelCredential
 from routing import api
 from routing.errors import RoutingError
 from routing.models import ServiceToken
+from routing.openapi import MAX_SLUG_LENGTH
 from routing.tokens import token_revoke
+from tenants.models import Tenant
 from tests.fakes.providers import anthropic_key, openrouter_key
 from tests.helpers import find_leaks
 
@@ -618,3 +621,111 @@ def test_openapi_tenant_pattern_is_the_one_the_view_applies(client, tenant, serv
     assert bool(re.search(pattern, slug)) is valid
     status = post(client, {"tenant": slug}, service_token).status_code
     assert (status != 400) is valid
+
+
+# --- The description is exact: one of two request shapes, bounded echoes, GET only for the description.
+
+
+def _request_validator(client) -> jsonschema_rs.Draft202012Validator:
+    document = _openapi(client)
+    return jsonschema_rs.Draft202012Validator(
+        {**document["components"]["schemas"]["ResolveRequest"], "components": document["components"]}
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"tenant": "acme"}, True),
+        ({"tenant": "acme", "sinatrarc": "agent:\n  model: opus\n"}, True),
+        ({"tenant": "acme", "sinatrarc": "", "model": None, "model_provider": None}, True),
+        ({"tenant": "acme", "model": "opus", "model_provider": "openrouter"}, True),
+        ({"tenant": "acme", "model_provider": "anthropic", "sinatrarc": None}, True),
+        ({"tenant": "acme", "repo": "github.com/acme/app"}, True),  # other members are ignored
+        ({"tenant": "acme", "sinatrarc": "agent:\n  model: opus\n", "model": "haiku"}, False),
+        ({"tenant": "acme", "sinatrarc": "", "model_provider": "openrouter"}, False),
+        ({"tenant": "a" * 64}, False),
+        ({"tenant": ""}, False),
+        ({"model": "opus"}, False),
+    ],
+    ids=lambda value: repr(value)[:50],
+)
+def test_the_request_schema_accepts_exactly_what_the_view_accepts(
+    client, tenant, store_key, provider_api, service_token, body, valid
+):
+    store_key(tenant, "anthropic")
+    store_key(tenant, "openrouter")
+
+    assert _request_validator(client).is_valid(body) is valid
+    status = post(client, body, service_token).status_code
+    assert (status == 200) is valid, status
+
+
+def test_the_slug_limit_is_the_tenant_models(client):
+    tenant_schema = _openapi(client)["components"]["schemas"]["ResolveRequest"]["properties"]["tenant"]
+
+    assert tenant_schema["maxLength"] == MAX_SLUG_LENGTH == Tenant._meta.get_field("slug").max_length
+
+
+@pytest.mark.parametrize("length", [64, 1024 * 1024 - 100])
+def test_a_slug_over_63_characters_is_400_before_any_lookup_and_is_not_echoed(client, tenant, service_token, length):
+    with CaptureQueriesContext(connection) as queries:
+        response = post(client, {"tenant": "a" * length}, service_token)
+
+    body = assert_error(response, 400, "invalid_request")
+    assert "63" in body["detail"]
+    assert "a" * 20 not in body["detail"]
+    assert not [query for query in queries.captured_queries if Tenant._meta.db_table in query["sql"]]
+
+
+def test_an_unknown_slug_is_echoed_whole_as_it_is_at_most_63_characters(client, tenant, service_token):
+    slug = "z" * 63
+
+    body = assert_error(post(client, {"tenant": slug}, service_token), 404, "unknown_tenant")
+
+    assert slug in body["detail"]
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "x" * 200,  # the longest name the router reads: not a Claude model
+        "gpt-" + "5" * 196,
+        "vendor/" + "m" * 191 + "/x",  # not a vendor/model slug
+    ],
+)
+def test_an_error_never_echoes_more_than_100_characters_of_a_name(client, tenant, store_key, service_token, model):
+    store_key(tenant, "anthropic")
+
+    body = assert_error(post(client, {"tenant": "acme", "model": model}, service_token), 422, "invalid_config")
+
+    assert model[:101] not in body["detail"]
+    assert model[:50] in body["detail"]
+
+
+def test_an_unknown_model_provider_is_not_echoed_past_100_characters(client, tenant, store_key, service_token):
+    store_key(tenant, "anthropic")
+    provider = "p" * 200
+
+    body = assert_error(
+        post(client, {"tenant": "acme", "model": "opus", "model_provider": provider}, service_token),
+        422,
+        "invalid_config",
+    )
+
+    assert provider[:101] not in body["detail"]
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options", "trace"])
+def test_openapi_json_answers_only_get_and_head(client, method):
+    response = getattr(client, method)("/api/v1/openapi.json")
+
+    assert_error(response, 405, "method_not_allowed")
+    assert response["Allow"] == "GET, HEAD"
+
+
+def test_openapi_json_answers_head(client):
+    response = client.head("/api/v1/openapi.json")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"

@@ -338,8 +338,8 @@ def test_djangos_cache_is_shared_a_process_with_an_empty_memo_makes_no_fetch(
     newest_openrouter("opus")
 
     # Another process (or this one after a restart): its own memory is empty, Django's cache is not.
-    monkeypatch.setattr(catalog, "anthropic_models", catalog._ModelList("anthropic"))
-    monkeypatch.setattr(catalog, "openrouter_models", catalog._ModelList("openrouter"))
+    monkeypatch.setattr(catalog, "anthropic_models", catalog._ModelList("anthropic", catalog.parse_anthropic_ids))
+    monkeypatch.setattr(catalog, "openrouter_models", catalog._ModelList("openrouter", catalog.parse_openrouter_models))
     assert newest_anthropic("opus", secret=KEY).model == "claude-opus-4-8"
     assert newest_openrouter("opus").model == "anthropic/claude-opus-4.8"
 
