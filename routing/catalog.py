@@ -19,11 +19,10 @@ provider, then the built-in table, and the resolution's warnings say so.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
@@ -34,31 +33,31 @@ from django.dispatch import receiver
 from providers import Provider
 from providers import anthropic as anthropic_client
 from providers import openrouter as openrouter_client
+from providers.builtin import load_builtin_models
+from providers.claude_names import (
+    FAMILIES,
+    NotAClaudeName,
+    anthropic_id_for,
+    newest_anthropic_id,
+    newest_plain_slug,
+    openrouter_slug_for,
+    to_anthropic,
+)
 from providers.errors import KeyRejected, ProviderError
 from providers.secret import Secret
-from providers.slugs import dashed, dotted
+
+from .errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-ALIASES = ("opus", "sonnet", "haiku")
+ALIASES = FAMILIES  # opus, sonnet, haiku, fable
 
-# Shipped with the code (newest generally available models as of 2026-11); used only when the
-# provider's list cannot be fetched.
-BUILTIN_ANTHROPIC = {
-    "opus": "claude-opus-4-8",
-    "sonnet": "claude-sonnet-4-6",
-    "haiku": "claude-haiku-4-5-20251001",
-}
-BUILTIN_OPENROUTER = {
-    "opus": "anthropic/claude-opus-4.8",
-    "sonnet": "anthropic/claude-sonnet-4.6",
-    "haiku": "anthropic/claude-haiku-4.5",
-}
-OVERRIDE_SETTINGS = {
-    "opus": "ANTHROPIC_DEFAULT_OPUS_MODEL",
-    "sonnet": "ANTHROPIC_DEFAULT_SONNET_MODEL",
-    "haiku": "ANTHROPIC_DEFAULT_HAIKU_MODEL",
-}
+# Shipped with the code, dated, in providers/builtin_models.json; used only when the provider's
+# list cannot be fetched.
+BUILTIN_ANTHROPIC = load_builtin_models().anthropic
+BUILTIN_OPENROUTER = load_builtin_models().openrouter
+# The names Claude Code gives its own overrides: ANTHROPIC_DEFAULT_OPUS_MODEL and so on.
+OVERRIDE_SETTINGS = {alias: f"ANTHROPIC_DEFAULT_{alias.upper()}_MODEL" for alias in ALIASES}
 FAILURE_SECONDS = 60
 # After the shared cache fails, it is left alone this long: a Redis that is down costs one
 # timeout per process every half minute, not one per resolution.
@@ -73,6 +72,7 @@ class ModelChoice:
 
     model: str
     warnings: tuple[str, ...] = ()
+    from_list: bool = field(default=False, compare=False)  # the provider's list named it newest of its family
 
 
 class _SharedCache:
@@ -273,11 +273,6 @@ class OpenRouterModels:
     newest: dict[str, str]  # alias -> newest plain anthropic/claude-<alias>-* slug
 
 
-def _plain_family_slug(alias: str) -> re.Pattern[str]:
-    # anthropic/claude-opus-4.8, not -fast, :beta or ~...-latest variants
-    return re.compile(rf"anthropic/claude-{alias}-\d+(?:\.\d+)*")
-
-
 def parse_openrouter_models(value: object) -> OpenRouterModels:
     """Build OpenRouterModels from (slug, created) pairs as stored (JSON lists); ValueError otherwise."""
     if not isinstance(value, list):
@@ -290,12 +285,7 @@ def parse_openrouter_models(value: object) -> OpenRouterModels:
         if not isinstance(slug, str) or type(created) is not int:
             raise ValueError("not a (slug, created) pair")
         models.append((slug, created))
-    newest = {}
-    for alias in ALIASES:
-        pattern = _plain_family_slug(alias)
-        candidates = [(created, slug) for slug, created in models if pattern.fullmatch(slug)]
-        if candidates:
-            newest[alias] = max(candidates)[1]
+    newest = {alias: slug for alias in ALIASES if (slug := newest_plain_slug(alias, models)) is not None}
     return OpenRouterModels(frozenset(slug for slug, _ in models), newest)
 
 
@@ -326,18 +316,22 @@ def _fetch_openrouter_models() -> list:
     return [[slug, int(created)] for slug, created in openrouter_client.list_models()]
 
 
+def _anthropic_list(secret: Secret | None) -> _Lookup[list[str]]:
+    """Anthropic's list: cached, or fetched with this tenant's key (the list needs one)."""
+    return anthropic_models.get((lambda: anthropic_client.list_models(secret)) if secret is not None else None)
+
+
 def newest_anthropic(alias: str, *, secret: Secret | None) -> ModelChoice:
     """Return the newest Anthropic model id of an alias's family."""
     override = getattr(settings, OVERRIDE_SETTINGS[alias], "")
     if override:  # given as an Anthropic id, or as an OpenRouter anthropic/ slug
-        return ModelChoice(dashed(override.removeprefix("anthropic/")) if "/" in override else override)
-    fetch = (lambda: anthropic_client.list_models(secret)) if secret is not None else None
-    found = anthropic_models.get(fetch)
+        return ModelChoice(to_anthropic(override) if "/" in override else override)
+    found = _anthropic_list(secret)
     if found.models is not None:
         # Anthropic lists more recent models first; its created_at may be a placeholder.
-        for model_id in found.models:
-            if model_id.startswith("claude-") and alias in model_id:
-                return ModelChoice(model_id, found.notes)
+        newest = newest_anthropic_id(alias, found.models)
+        if newest is not None:
+            return ModelChoice(newest, found.notes, from_list=True)
         why = f"Anthropic's model list names no {alias} model"
     else:
         why = f"Anthropic's model list is unavailable ({found.problem})"
@@ -346,46 +340,65 @@ def newest_anthropic(alias: str, *, secret: Secret | None) -> ModelChoice:
 
 
 def newest_openrouter(alias: str) -> ModelChoice:
-    """Return OpenRouter's newest plain slug of an alias's family."""
+    """Return OpenRouter's newest plain slug of an alias's family.
+
+    When OpenRouter's list is at hand but names no such model, no slug is made up: a built-in
+    slug that list lacks would be refused by OpenRouter too, so the request is refused here.
+    """
     override = getattr(settings, OVERRIDE_SETTINGS[alias], "")
     if override:
         return openrouter_slug(override) if "/" in override else openrouter_slug_for_claude_id(override)
     found = openrouter_models.get(_fetch_openrouter_models)
-    if found.models is not None:
-        if alias in found.models.newest:
-            return ModelChoice(found.models.newest[alias], found.notes)
-        why = f"OpenRouter's model list names no plain anthropic/claude-{alias}-* model"
-    else:
+    if found.models is None:
+        builtin = BUILTIN_OPENROUTER[alias]
         why = f"OpenRouter's model list is unavailable ({found.problem})"
-    builtin = BUILTIN_OPENROUTER[alias]
-    return ModelChoice(builtin, (*found.notes, f"{why}; {alias} uses the built-in {builtin}."))
-
-
-def openrouter_slug(slug: str, *, warn_when_normalised: bool = True) -> ModelChoice:
-    """Return the slug to send to OpenRouter for one a user wrote, normalising dashed Claude names."""
-    found = openrouter_models.get(_fetch_openrouter_models)
-    models, notes = found.models, found.notes
-    if models is None:
-        return ModelChoice(
-            slug, (*notes, f"OpenRouter's model list is unavailable ({found.problem}); {slug} is sent as given.")
+        return ModelChoice(builtin, (*found.notes, f"{why}; {alias} uses the built-in {builtin}."))
+    if alias not in found.models.newest:
+        raise ConfigError(
+            f"OpenRouter's model list names no Claude {alias.title()} model, so {alias} cannot go through "
+            "OpenRouter: write a slug it lists (anthropic/claude-...), or use an Anthropic key."
         )
-    if slug in models.slugs:
-        return ModelChoice(slug, notes)
-    normalised = dotted(slug)
-    if normalised != slug and normalised in models.slugs:
-        warning = f"OpenRouter names {slug} as {normalised}; sent as {normalised}."
-        return ModelChoice(normalised, (*notes, warning) if warn_when_normalised else notes)
-    return ModelChoice(slug, (*notes, f"{slug} is not in OpenRouter's model list; sent as given."))
+    return ModelChoice(found.models.newest[alias], found.notes, from_list=True)
+
+
+def openrouter_slug(slug: str) -> ModelChoice:
+    """Return the slug to send to OpenRouter for one a user wrote: in OpenRouter's case and spelling, checked."""
+    found = openrouter_models.get(_fetch_openrouter_models)
+    if found.models is None:
+        # Nothing to check against: a slug goes as written (in OpenRouter's case), an id as its slug.
+        sent = slug.lower() if "/" in slug else openrouter_slug_for(slug).name
+        unavailable = f"OpenRouter's model list is unavailable ({found.problem}); {sent} is sent as given."
+        return ModelChoice(sent, (*found.notes, unavailable))
+    conversion = openrouter_slug_for(slug, found.models.slugs)
+    if conversion.listed is False and "/" in slug:
+        # Unknown in any spelling: sent as written, in OpenRouter's case (its slugs are case-insensitive).
+        sent = slug.lower()
+        case = [f"OpenRouter slugs are lower case: {slug} is sent as {sent}."] if sent != slug else []
+        return ModelChoice(sent, (*found.notes, *case, f"{sent} is not in OpenRouter's model list; sent as given."))
+    return ModelChoice(conversion.name, (*found.notes, *conversion.warnings))
 
 
 def openrouter_slug_for_claude_id(model_id: str) -> ModelChoice:
-    """Return OpenRouter's slug for a concrete Anthropic model id (its dotted form is no surprise)."""
-    return openrouter_slug(f"anthropic/{model_id}", warn_when_normalised=False)
+    """Return OpenRouter's slug for a concrete Anthropic model id, checked against OpenRouter's list."""
+    return openrouter_slug(model_id)
 
 
-def check_anthropic_id(model_id: str) -> ModelChoice:
-    """Return a concrete Anthropic id as given, warning if a cached list does not know it."""
-    found = anthropic_models.get(None)
-    if found.models is not None and model_id not in found.models:
-        return ModelChoice(model_id, (*found.notes, f"{model_id} is not in Anthropic's model list; sent as given."))
-    return ModelChoice(model_id, found.notes)
+def anthropic_id(name: str, *, secret: Secret | None) -> ModelChoice:
+    """Return the Anthropic id to send for a Claude id or an anthropic/ slug, checked against Anthropic's list.
+
+    The list is asked for every time (it is cached): whether a name is warned about never depends
+    on what this process happened to fetch before.
+    """
+    found = _anthropic_list(secret)
+    try:
+        conversion = anthropic_id_for(name, found.models)
+    except NotAClaudeName:  # a claude- name of no known shape: sent as written, checked if the list is here
+        unlisted = found.models is not None and name not in found.models
+        warning = f"{name} is not in Anthropic's model list; sent as given."
+        return ModelChoice(name, (*found.notes, *([warning] if unlisted else [])))
+    notes = list(found.notes)
+    if conversion.name != name and "/" not in name:  # an id written otherwise (a slug is converted by design)
+        notes.append(f"Anthropic names {name} as {conversion.name}; sent as {conversion.name}.")
+    if conversion.name != name and found.models is None and found.problem:
+        notes.append(f"Anthropic's model list is unavailable ({found.problem}), so {conversion.name} was not checked.")
+    return ModelChoice(conversion.name, (*notes, *conversion.warnings))

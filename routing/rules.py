@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from providers import Provider
+from providers.claude_names import vendor_of_bare_name
 
 from .catalog import ALIASES
 from .errors import ConfigError, UnsupportedProvider, shown
@@ -58,18 +59,8 @@ class Kind(StrEnum):
     NOT_CLAUDE = "bare name that is not Claude"  # gpt-5: an error
 
 
-_SLUG = re.compile(r"~?[a-z0-9][a-z0-9._\-]*/[A-Za-z0-9][A-Za-z0-9._:\-]*")
-
-# A bare name of another vendor's model, and the OpenRouter vendor to write before it.
-VENDOR_OF_BARE_NAME = (
-    (re.compile(r"(gpt-|chatgpt-|codex-|o\d(\b|-|$))"), "openai"),
-    (re.compile(r"(gemini-|gemma-)"), "google"),
-    (re.compile(r"llama-"), "meta-llama"),
-    (re.compile(r"(mistral-|mixtral-|codestral-|devstral-|magistral-)"), "mistralai"),
-    (re.compile(r"deepseek-"), "deepseek"),
-    (re.compile(r"grok-"), "x-ai"),
-    (re.compile(r"qwen"), "qwen"),
-)
+# Vendors and models are case-insensitive at OpenRouter: the catalog sends its own case.
+_SLUG = re.compile(r"~?[A-Za-z0-9][A-Za-z0-9._\-]*/[A-Za-z0-9][A-Za-z0-9._:\-]*")
 
 
 def classify(name: str) -> Kind:
@@ -77,25 +68,25 @@ def classify(name: str) -> Kind:
     if "/" not in name:
         if name.lower() in ALIASES:
             return Kind.ALIAS
-        if name.startswith("claude-"):
+        if name.lower().startswith("claude-"):
             return Kind.CLAUDE_ID
         return Kind.NOT_CLAUDE
     if not _SLUG.fullmatch(name):
         raise ConfigError(f"{shown(name)} is not a vendor/model slug: write it like openai/gpt-5.")
-    return Kind.ANTHROPIC_SLUG if name.startswith("anthropic/claude-") else Kind.SLUG
+    return Kind.ANTHROPIC_SLUG if name.lower().startswith("anthropic/claude-") else Kind.SLUG
 
 
 def not_claude_error(name: str) -> ConfigError:
     """Say what to write instead of a bare name that is not a Claude model."""
     name = shown(name)
-    for pattern, vendor in VENDOR_OF_BARE_NAME:
-        if pattern.match(name.lower()):
-            return ConfigError(
-                f"{name} is not a Claude model: write {vendor}/{name} to use it through OpenRouter "
-                "(the tenant needs an OpenRouter key)."
-            )
+    vendor = vendor_of_bare_name(name)
+    if vendor is not None:
+        return ConfigError(
+            f"{name} is not a Claude model: write {vendor}/{name.lower()} to use it through OpenRouter "
+            "(the tenant needs an OpenRouter key)."
+        )
     return ConfigError(
-        f"{name} is not a model name Sinatra knows: write opus, sonnet or haiku, a Claude model id "
+        f"{name} is not a model name Sinatra knows: write opus, sonnet, haiku or fable, a Claude model id "
         "(claude-...), or an OpenRouter slug such as openai/gpt-5."
     )
 

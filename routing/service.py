@@ -23,7 +23,6 @@ from credentials.selectors import ActiveKey, active_keys
 from credentials.services import credential_open
 from providers import Provider, spec
 from providers.secret import Secret
-from providers.slugs import dashed
 from tenants.models import Tenant
 
 from . import catalog, rules, usage
@@ -190,13 +189,13 @@ def _concrete_model(requested: str, kind: Kind, route: Route, key: _Key) -> cata
         case Target.NEWEST_OPENROUTER:
             return catalog.newest_openrouter(alias)
         case Target.ANTHROPIC_ID:
-            return catalog.check_anthropic_id(requested)
+            return catalog.anthropic_id(requested, secret=key.secret)
         case Target.OPENROUTER_SLUG_OF_ID:
             return catalog.openrouter_slug_for_claude_id(requested)
         case Target.OPENROUTER_SLUG:
             return catalog.openrouter_slug(requested)
         case Target.ANTHROPIC_ID_OF_SLUG:
-            return catalog.check_anthropic_id(dashed(requested.removeprefix("anthropic/")))
+            return catalog.anthropic_id(requested, secret=key.secret)
     raise AssertionError(f"unhandled target {route.target}")  # pragma: no cover
 
 

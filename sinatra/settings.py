@@ -374,6 +374,7 @@ SINATRA_OPENROUTER_BASE_URL = env.str("SINATRA_OPENROUTER_BASE_URL", default="ht
 ANTHROPIC_DEFAULT_OPUS_MODEL = env.str("ANTHROPIC_DEFAULT_OPUS_MODEL", default="").strip()
 ANTHROPIC_DEFAULT_SONNET_MODEL = env.str("ANTHROPIC_DEFAULT_SONNET_MODEL", default="").strip()
 ANTHROPIC_DEFAULT_HAIKU_MODEL = env.str("ANTHROPIC_DEFAULT_HAIKU_MODEL", default="").strip()
+ANTHROPIC_DEFAULT_FABLE_MODEL = env.str("ANTHROPIC_DEFAULT_FABLE_MODEL", default="").strip()
 
 # Global provider keys serve only single-tenant evaluation; multi-tenant mode never reads them.
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="") if SINATRA_SINGLE_TENANT else ""

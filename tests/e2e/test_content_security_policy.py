@@ -181,6 +181,7 @@ def test_the_error_page_works_under_the_policy(opened, live, anthropic, settings
     page.get_by_role("button", name="Check and save").click()
     expect_heading(page, "Something went wrong")
     # Styled by the stylesheet (no inline style): a narrow column (.narrow, 34rem), as other pages have.
+    page.wait_for_load_state("load")  # computed styles before the stylesheet arrives are the browser's defaults
     assert page.evaluate("() => getComputedStyle(document.querySelector('h1').parentElement).maxWidth") == "544px"
     screenshots.take(page, "error")
     assert watch.documents[-1][0].endswith("/t/acme/setup/keys/")

@@ -67,6 +67,7 @@ _PASSWORD_MANAGER_BAIT = """
 
 def text_security(control: Locator) -> str:
     """Return how the browser draws the characters of a text field: `disc` (masked) or `none`."""
+    control.page.wait_for_load_state("load")  # the stylesheet that masks it has arrived (a busy machine is slow)
     return control.evaluate("input => getComputedStyle(input).webkitTextSecurity")
 
 

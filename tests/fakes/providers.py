@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Iterable
+from pathlib import Path
 
 import httpx
 import respx
@@ -88,3 +90,22 @@ def log_text(caplog) -> str:
         if record.exc_text:
             parts.append(record.exc_text)
     return "\n".join(parts)
+
+
+MODEL_LISTS = Path(__file__).resolve().parent.parent / "fixtures" / "model_lists"
+
+
+def real_anthropic_page(name: str) -> httpx.Response:
+    """Anthropic's GET /v1/models from a saved real list, newest first as Anthropic orders it.
+
+    The snapshots were saved sorted by id; `created_at` puts them back in Anthropic's order.
+    """
+    data = json.loads((MODEL_LISTS / f"{name}.json").read_text())["data"]
+    ordered = sorted(data, key=lambda model: (model["created_at"], model["id"]), reverse=True)
+    return anthropic_page([(model["id"], model["created_at"]) for model in ordered])
+
+
+def real_openrouter_list(name: str) -> httpx.Response:
+    """OpenRouter's GET /api/v1/models from a saved real list."""
+    data = json.loads((MODEL_LISTS / f"{name}.json").read_text())["data"]
+    return openrouter_list((model["id"], model["created"]) for model in data)

@@ -137,9 +137,10 @@ def test_with_redis_down_it_is_tried_again_only_after_a_while(
 
     monkeypatch.setattr(backend, "get", counting_get)
 
-    for _ in range(5):
-        assert shared_cache_warnings(resolve(tenant, "agent:\n  model: claude-opus-9-9\n").warnings)
+    resolutions = [resolve(tenant, "agent:\n  model: claude-opus-9-9\n") for _ in range(5)]
 
+    assert shared_cache_warnings(resolutions[0].warnings)  # the list then came from Anthropic, kept in memory
+    assert all(r.model == "claude-opus-9-9" for r in resolutions)
     assert len(attempts) == 1  # then left alone for SHARED_CACHE_RETRY_SECONDS
 
 

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from django.core.cache import cache
 
+from providers.claude_names import normalise_slug, to_anthropic, to_openrouter
 from providers.secret import Secret
 from routing import catalog
 from routing.catalog import (
@@ -13,14 +14,13 @@ from routing.catalog import (
     BUILTIN_OPENROUTER,
     CACHE_PREFIX,
     FAILURE_SECONDS,
-    check_anthropic_id,
-    dashed,
-    dotted,
+    anthropic_id,
     newest_anthropic,
     newest_openrouter,
     openrouter_slug,
     openrouter_slug_for_claude_id,
 )
+from routing.errors import ConfigError
 from routing.service import resolve
 from tests.fakes.providers import ANTHROPIC_MODELS, answer_with, anthropic_key, anthropic_page, openrouter_list
 
@@ -125,7 +125,7 @@ def test_openrouter_newest_is_chosen_by_created_not_by_list_order(provider_api):
     assert newest_openrouter("opus").model == "anthropic/claude-opus-4.8"
 
 
-def test_openrouter_list_with_only_variants_uses_the_builtin_with_a_warning(provider_api):
+def test_openrouter_list_with_only_variants_is_refused_rather_than_sent_a_slug_it_lacks(provider_api):
     provider_api.routes["openrouter_models"].mock(
         return_value=openrouter_list(
             [
@@ -136,10 +136,11 @@ def test_openrouter_list_with_only_variants_uses_the_builtin_with_a_warning(prov
         )
     )
 
-    choice = newest_openrouter("opus")
+    with pytest.raises(ConfigError) as excinfo:
+        newest_openrouter("opus")
 
-    assert choice.model == BUILTIN_OPENROUTER["opus"]
-    assert "no plain anthropic/claude-opus-* model" in choice.warnings[0]
+    assert "OpenRouter's model list names no Claude Opus model" in str(excinfo.value)
+    assert BUILTIN_OPENROUTER["opus"] not in str(excinfo.value)
 
 
 # --- Overrides: ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU}_MODEL win.
@@ -228,7 +229,7 @@ def test_the_builtin_tables_name_every_alias_in_each_providers_form():
     assert set(BUILTIN_ANTHROPIC) == set(BUILTIN_OPENROUTER) == set(catalog.ALIASES)
     for alias in catalog.ALIASES:
         assert BUILTIN_ANTHROPIC[alias].startswith(f"claude-{alias}-")
-        assert BUILTIN_OPENROUTER[alias] == dotted(f"anthropic/{BUILTIN_ANTHROPIC[alias]}")
+        assert BUILTIN_OPENROUTER[alias] == to_openrouter(BUILTIN_ANTHROPIC[alias])
 
 
 def test_a_failed_fetch_is_remembered_briefly_so_an_outage_causes_no_refetch_storm(
@@ -404,7 +405,7 @@ def test_changing_a_base_url_setting_forgets_the_lists(provider_api, catalog_sec
         ("anthropic/claude-opus-4-7", "anthropic/claude-opus-4.7"),
         ("anthropic/claude-sonnet-4-5-20250929", "anthropic/claude-sonnet-4.5"),
         ("anthropic/claude-haiku-4-5-20251001", "anthropic/claude-haiku-4.5"),
-        ("anthropic/claude-opus-4-20250514", "anthropic/claude-opus-4"),
+        ("anthropic/claude-opus-4-20250514", "anthropic/claude-opus-4-20250514"),  # OpenRouter's dated spelling
         ("anthropic/claude-opus-4-10", "anthropic/claude-opus-4.10"),
         ("anthropic/claude-opus-4.7", "anthropic/claude-opus-4.7"),
         ("anthropic/claude-opus-4", "anthropic/claude-opus-4"),
@@ -412,8 +413,8 @@ def test_changing_a_base_url_setting_forgets_the_lists(provider_api, catalog_sec
         ("meta-llama/llama-3-1-405b", "meta-llama/llama-3-1-405b"),
     ],
 )
-def test_dotted(slug, expected):
-    assert dotted(slug) == expected
+def test_slugs_take_openrouters_dotted_spelling(slug, expected):
+    assert normalise_slug(slug).text == expected
 
 
 @pytest.mark.parametrize(
@@ -421,12 +422,12 @@ def test_dotted(slug, expected):
     [
         ("claude-opus-4.7", "claude-opus-4-7"),
         ("claude-sonnet-4.5", "claude-sonnet-4-5"),
-        ("claude-opus-4", "claude-opus-4"),
+        ("claude-opus-4", "claude-opus-4-0"),  # Anthropic's undated alias of Claude Opus 4
         ("claude-opus-4-7", "claude-opus-4-7"),
     ],
 )
-def test_dashed(name, expected):
-    assert dashed(name) == expected
+def test_dotted_names_take_anthropics_dashed_spelling(name, expected):
+    assert to_anthropic(name) == expected
 
 
 @pytest.mark.parametrize(
@@ -451,7 +452,7 @@ def test_a_slug_the_catalog_knows_is_sent_as_given_without_a_warning(provider_ap
 
 @pytest.mark.parametrize(
     "slug", ["openai/gpt-9-imaginary", "anthropic/claude-opus-9-9", "anthropic/claude-opus-4-8-20990101-extra"]
-)
+)  # unknown in any spelling: as given
 def test_a_slug_the_catalog_does_not_know_is_sent_as_given_with_a_warning(provider_api, slug):
     choice = openrouter_slug(slug)
 
@@ -476,21 +477,26 @@ def test_a_claude_id_sent_through_openrouter_takes_its_dotted_slug_quietly(provi
 # --- Concrete Anthropic ids.
 
 
-def test_a_claude_id_in_the_cached_list_has_no_warning(provider_api, catalog_seconds):
-    newest_anthropic("opus", secret=KEY)  # fills the cache
-
-    assert check_anthropic_id("claude-opus-4-7") == catalog.ModelChoice("claude-opus-4-7")
+def test_a_claude_id_in_anthropics_list_has_no_warning(provider_api, catalog_seconds):
+    assert anthropic_id("claude-opus-4-7", secret=KEY) == catalog.ModelChoice("claude-opus-4-7")
 
 
-def test_a_claude_id_missing_from_the_cached_list_is_sent_with_a_warning(provider_api, catalog_seconds):
-    newest_anthropic("opus", secret=KEY)
-
-    choice = check_anthropic_id("claude-opus-9-9")
+def test_a_claude_id_missing_from_anthropics_list_is_sent_with_a_warning(provider_api, catalog_seconds):
+    choice = anthropic_id("claude-opus-9-9", secret=KEY)
 
     assert choice.model == "claude-opus-9-9"
     assert choice.warnings == ("claude-opus-9-9 is not in Anthropic's model list; sent as given.",)
 
 
-def test_a_claude_id_is_not_checked_when_no_list_is_cached_and_nothing_is_fetched(provider_api):
-    assert check_anthropic_id("claude-opus-9-9") == catalog.ModelChoice("claude-opus-9-9")
+def test_whether_a_claude_id_is_warned_about_does_not_depend_on_what_was_fetched_before(provider_api):
+    first = anthropic_id("claude-opus-9-9", secret=KEY)  # nothing cached: the list is fetched for it
+    newest_anthropic("opus", secret=KEY)
+    second = anthropic_id("claude-opus-9-9", secret=KEY)
+
+    assert first == second
+    assert first.warnings == ("claude-opus-9-9 is not in Anthropic's model list; sent as given.",)
+
+
+def test_without_a_key_to_fetch_with_a_claude_id_is_sent_unchecked(provider_api):
+    assert anthropic_id("claude-opus-9-9", secret=None) == catalog.ModelChoice("claude-opus-9-9")
     assert provider_api.routes["anthropic_models"].call_count == 0

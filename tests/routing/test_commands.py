@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from routing.catalog import BUILTIN_ANTHROPIC
 from routing.sinatrarc import MAX_SINATRARC_BYTES
 from tests.fakes.providers import anthropic_key, openrouter_key
 from tests.helpers import find_leaks
@@ -71,7 +72,7 @@ def test_human_output_says_when_the_builtin_table_was_used(run_command, tenant, 
 
     out, _ = run_command("resolve_model", "--tenant", "acme", "--model", "sonnet")
 
-    assert "claude-sonnet-4-6" in out.splitlines()[0]
+    assert BUILTIN_ANTHROPIC["sonnet"] in out.splitlines()[0]
     assert "warning" in out
     assert "built-in" in out
 

@@ -78,7 +78,7 @@ def test_design_examples_resolve_as_written(
         ("o3-mini", None, ConfigError, ["openai/o3-mini"]),
         ("gemini-2.5-pro", None, ConfigError, ["google/gemini-2.5-pro"]),
         ("llama-3.1-405b-instruct", None, ConfigError, ["meta-llama/llama-3.1-405b-instruct"]),
-        ("frobnicator", None, ConfigError, ["opus, sonnet or haiku", "claude-", "openai/gpt-5"]),
+        ("frobnicator", None, ConfigError, ["opus, sonnet, haiku or fable", "claude-", "openai/gpt-5"]),
         ("gpt-5", "openrouter", ConfigError, ["openai/gpt-5"]),
         # rule 5: direct OpenAI is refused with the way forward; other providers are unknown
         ("openai/gpt-5", "openai", UnsupportedProvider, ["OpenRouter key", "openai/<model>"]),

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from credentials.envelope import dek_cache
 from credentials.models import TenantModelCredential
+from routing.catalog import BUILTIN_ANTHROPIC
 from routing.errors import ConfigError, CredentialUnavailable, MissingCredential, TenantInactive
 from routing.rules import ANTHROPIC, OPENROUTER
 from routing.service import Resolution, resolve
@@ -148,7 +149,7 @@ def test_single_tenant_docker_uses_host_credentials_for_anthropic(providers, set
     assert resolution.key_hint == ""
     assert "claude login" in resolution.reason
     # No key to list Anthropic's models with: the built-in table, said so.
-    assert resolution.model == "claude-opus-4-8"
+    assert resolution.model == BUILTIN_ANTHROPIC["opus"]
     assert any("built-in" in warning for warning in resolution.warnings)
     assert resolution.as_dict(include_key=True)["api_key"] is None
 

@@ -18,7 +18,7 @@ from providers import openrouter as openrouter_client
 from providers.errors import ProviderUnavailable
 from providers.secret import Secret
 from routing import catalog
-from routing.catalog import BUILTIN_ANTHROPIC, FAILURE_SECONDS, check_anthropic_id, newest_anthropic
+from routing.catalog import BUILTIN_ANTHROPIC, FAILURE_SECONDS, anthropic_id, newest_anthropic
 from routing.service import resolve
 from tests.fakes.providers import anthropic_key
 from tests.fakes.slow_provider import Mode, SlowProvider
@@ -99,7 +99,7 @@ def test_while_one_resolution_fetches_the_others_do_not_wait_for_it(slow_provide
     assert slow_provider.connected.wait(timeout=WIDE_MARGIN)
 
     # Cache-only and fetching lookups alike answer while the fetch is still trickling along.
-    assert check_anthropic_id("claude-opus-4-7") == catalog.ModelChoice("claude-opus-4-7")
+    assert anthropic_id("claude-opus-4-7", secret=None).model == "claude-opus-4-7"
     other = newest_anthropic("sonnet", secret=KEY)
     still_fetching = fetcher.is_alive()
 
