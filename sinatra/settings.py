@@ -284,6 +284,8 @@ SINATRA_DEK_CACHE_SECONDS = _seconds("SINATRA_DEK_CACHE_SECONDS", default=300, z
 # --- Routing and providers.
 SINATRA_SINGLE_TENANT = env.bool("SINATRA_SINGLE_TENANT", default=False)
 SINATRA_ALLOW_SIGNUP = env.bool("SINATRA_ALLOW_SIGNUP", default=False)
+# Who tenants' people are told to contact, e.g. about a deactivated tenant (empty: "the operators").
+SINATRA_SUPPORT_EMAIL = env.str("SINATRA_SUPPORT_EMAIL", default="").strip()
 # How long an invitation (install) link stays valid.
 try:
     SINATRA_INVITATION_DAYS = env.int("SINATRA_INVITATION_DAYS", default=7)

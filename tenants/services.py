@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from .errors import TenantDeactivated
 from .models import Invitation, InvitationState, Membership, Role, Tenant
 
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -46,6 +47,12 @@ def tenant_create(*, slug: str, name: str = "") -> TenantResult:
     validate_tenant_slug(slug)
     tenant, created = Tenant.objects.get_or_create(slug=slug, defaults={"name": name or slug})
     return TenantResult(tenant, created)
+
+
+def tenant_require_active(tenant: Tenant) -> None:
+    """Raise TenantDeactivated unless the tenant is active now, as the database says (not a stale copy)."""
+    if not Tenant.objects.filter(pk=tenant.pk, is_active=True).exists():
+        raise TenantDeactivated(tenant)
 
 
 def user_for_email(email: str) -> User:
@@ -82,6 +89,7 @@ def existing_user_for_email(email: str) -> User | None:
 @transaction.atomic
 def membership_add(*, tenant: Tenant, user: User, role: str) -> MembershipResult:
     """Give a user a role in a tenant; an existing membership keeps its role."""
+    tenant_require_active(tenant)
     membership, created = Membership.objects.get_or_create(tenant=tenant, user=user, defaults={"role": role})
     return MembershipResult(membership, created)
 
@@ -111,6 +119,7 @@ def invitation_url(token: str) -> str:
 @transaction.atomic
 def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by: User | None = None) -> IssuedInvitation:
     """Invite a person to a tenant with a role; their earlier pending invitations there end."""
+    tenant_require_active(tenant)
     email = email.strip().lower()
     try:
         validate_email(email)
@@ -181,6 +190,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.state is not InvitationState.PENDING:
         raise InvitationError("This link can no longer be used.")
+    tenant_require_active(invitation.tenant)
     if not invitation_is_for(invitation, user):
         raise InvitationError(f"This link is for {invitation.email}: sign out and open it again.")
     membership, created = Membership.objects.get_or_create(
@@ -239,6 +249,7 @@ def tenant_update(*, tenant: Tenant, name: str | None = None, default_model: str
     The default model is stored as given: `routing.policy.tenant_set_default_model` checks it
     against the routing rules first.
     """
+    tenant_require_active(tenant)
     fields = []
     if name is not None:
         name = name.strip()

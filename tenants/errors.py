@@ -1,0 +1,26 @@
+"""Errors of the tenant services. Each message is fit to show a person.
+
+The edges word them for their audience: the console as a page or a form error, commands as a
+`CommandError`; none composes the reason itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import Tenant
+
+
+class TenantError(Exception):
+    """A tenant service refused to write; `str(error)` says why."""
+
+
+class TenantDeactivated(TenantError):
+    """The tenant is deactivated (`is_active` off): nothing may be written for it."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+        super().__init__(
+            f"Tenant {tenant.slug} is deactivated: nothing can be changed in it until an operator reactivates it."
+        )
