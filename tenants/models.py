@@ -95,6 +95,12 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The account this link was issued to create (create_tenant's owner, made by that command),
+    # or the one it did create (a new person who chose a password through it). Only a link
+    # naming the account here may choose its password: anyone else who has an account signs in.
+    creates_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = InvitationQuerySet.as_manager()
 

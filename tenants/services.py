@@ -55,7 +55,12 @@ def tenant_require_active(tenant: Tenant) -> None:
         raise TenantDeactivated(tenant)
 
 
-def user_for_email(email: str) -> User:
+class AccountResult(NamedTuple):
+    user: User
+    created: bool
+
+
+def account_for_email(email: str) -> AccountResult:
     """Return the user with this email, creating one (without a usable password) if needed."""
     email = email.strip().lower()
     try:
@@ -66,11 +71,27 @@ def user_for_email(email: str) -> User:
     if user is not None and not user.email:
         user.email = email
         user.save(update_fields=["email"])
-    if user is None:
-        user = get_user_model()(username=email, email=email)
-        user.set_unusable_password()
-        user.save()
-    return user
+    if user is not None:
+        return AccountResult(user, False)
+    user = get_user_model()(username=email, email=email)
+    user.set_unusable_password()
+    user.save()
+    return AccountResult(user, True)
+
+
+def user_for_email(email: str) -> User:
+    """Return the user with this email, creating one (without a usable password) if needed."""
+    return account_for_email(email).user
+
+
+def awaits_first_password(user: User) -> bool:
+    """Whether nobody can use this account yet: no password, never signed in, an ordinary person's."""
+    return (
+        not user.has_usable_password()
+        and user.last_login is None
+        and user.is_active
+        and not (user.is_staff or user.is_superuser)
+    )
 
 
 def existing_user_for_email(email: str) -> User | None:
@@ -117,8 +138,15 @@ def invitation_url(token: str) -> str:
 
 
 @transaction.atomic
-def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by: User | None = None) -> IssuedInvitation:
-    """Invite a person to a tenant with a role; their earlier pending invitations there end."""
+def invitation_create(
+    *, tenant: Tenant, email: str, role: str, invited_by: User | None = None, creates_user: User | None = None
+) -> IssuedInvitation:
+    """Invite a person to a tenant with a role; their earlier pending invitations there end.
+
+    `creates_user` is the account this link is issued to create (create_tenant's new owner): only
+    then may the link choose that account's password. An ordinary invitation leaves such a link
+    working, so that a co-owner's invitation cannot withdraw the owner's way in.
+    """
     tenant_require_active(tenant)
     email = email.strip().lower()
     try:
@@ -128,12 +156,16 @@ def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by: User
     if role not in Role.values:
         raise ValidationError(f"{role!r} is not a role: use owner, admin or member.")
     now = timezone.now()
-    Invitation.objects.filter(tenant=tenant, email=email).not_ended().update(revoked_at=now)
+    earlier = Invitation.objects.filter(tenant=tenant, email=email).not_ended()
+    if creates_user is None:
+        earlier = earlier.filter(creates_user=None)
+    earlier.update(revoked_at=now)
     invitation = Invitation.objects.create(
         tenant=tenant,
         email=email,
         role=role,
         invited_by=invited_by,
+        creates_user=creates_user,
         expires_at=now + timedelta(days=settings.SINATRA_INVITATION_DAYS),
     )
     token = signing.dumps(str(invitation.id), salt=INVITATION_SALT)
@@ -173,15 +205,14 @@ def invitation_is_for(invitation: Invitation, user: User) -> bool:
 def invitation_sets_password(*, invitation: Invitation, person: User | None) -> bool:
     """Whether opening the link may choose the person's password, rather than ask them to sign in.
 
-    Only for a new person, or an account with no way in yet that belongs to no other tenant
-    (the owner `create_tenant` names). The inviting owner sees the link too: it must never
-    take over an account that has a password, is an operator's, or holds another tenant.
+    Only for the account the link was issued to create: a new person (no account yet: the link
+    creates it), or the account named as `creates_user` while nobody can use it yet. An owner
+    sees the links they create: a link never chooses the password of an account that exists
+    otherwise, in any tenant and in any state. Its owner signs in, or resets their password.
     """
     if person is None:
         return True
-    if person.has_usable_password() or not person.is_active or person.is_staff or person.is_superuser:
-        return False
-    return not Membership.objects.filter(user=person).exclude(tenant_id=invitation.tenant_id).exists()
+    return invitation.creates_user_id == person.pk and awaits_first_password(person)
 
 
 @transaction.atomic
@@ -208,15 +239,21 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
 @sensitive_variables("password")
 @transaction.atomic
 def invitation_accept_with_password(*, invitation: Invitation, password: str) -> tuple[User, Membership]:
-    """A new person (or an owner with no password yet) chooses a password through the link and joins.
+    """The person a link was issued to create chooses a password through it, and joins.
 
     Raises InvitationError, changing nothing, when the link may not set this account's password.
     """
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)  # one use at a time
+    if invitation.state is not InvitationState.PENDING:
+        raise InvitationError("This link can no longer be used.")
     if not invitation_sets_password(invitation=invitation, person=existing_user_for_email(invitation.email)):
         raise InvitationError("This account has a password already: sign in, then open the link again.")
     user = user_for_email(invitation.email)
     user.set_password(password)
     user.save(update_fields=["password"])
+    if invitation.creates_user_id is None:  # the link brought the account into being: say so
+        invitation.creates_user = user
+        invitation.save(update_fields=["creates_user"])
     return user, invitation_accept(invitation=invitation, user=user)
 
 

@@ -3,8 +3,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from tenants.models import Role
-from tenants.services import invitation_create, membership_add, tenant_create, user_for_email
+from tenants.models import Invitation, Role
+from tenants.services import account_for_email, awaits_first_password, invitation_create, membership_add, tenant_create
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
             # One transaction: a bad email leaves no tenant behind, a bad slug no user.
             with transaction.atomic():
                 tenant, created = tenant_create(slug=slug, name=name)
-                owner = user_for_email(owner_email) if owner_email else None
+                owner, owner_created = account_for_email(owner_email) if owner_email else (None, False)
                 if owner is not None:
                     membership, added = membership_add(tenant=tenant, user=owner, role=Role.OWNER)
         except ValidationError as exc:
@@ -49,7 +49,16 @@ class Command(BaseCommand):
             return
         if membership.role != Role.OWNER:
             return
-        issued = invitation_create(tenant=tenant, email=owner.email, role=Role.OWNER)
+        # The link may choose the password only of an account this command made (now, or on an
+        # earlier run whose link was not used): never of one that exists otherwise.
+        made_here = owner_created or Invitation.objects.filter(creates_user=owner).exists()
+        if not (made_here and awaits_first_password(owner)):
+            self.stdout.write(
+                f"{owner.email} has an account without a password that this command did not create: "
+                "give it one in the admin, then they sign in."
+            )
+            return
+        issued = invitation_create(tenant=tenant, email=owner.email, role=Role.OWNER, creates_user=owner)
         self.stdout.write(
             f"Install link for {owner.email} (works once, for {settings.SINATRA_INVITATION_DAYS} days; "
             "earlier links stop working):"
