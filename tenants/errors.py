@@ -24,3 +24,12 @@ class TenantDeactivated(TenantError):
         super().__init__(
             f"Tenant {tenant.slug} is deactivated: nothing can be changed in it until an operator reactivates it."
         )
+
+
+class TenantHasOwner(TenantError):
+    """An existing tenant has other owners, and the person named was not said to join them."""
+
+    def __init__(self, tenant: Tenant, owners: list[str]) -> None:
+        self.tenant = tenant
+        self.owners = owners
+        super().__init__(f"Tenant {tenant.slug} already has an owner: {', '.join(owners)}.")

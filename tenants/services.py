@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import NamedTuple
 
 from django.conf import settings
@@ -16,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from .errors import TenantDeactivated
+from .errors import TenantDeactivated, TenantHasOwner
 from .models import Invitation, InvitationState, Membership, Role, Tenant
 
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -311,3 +313,74 @@ def membership_remove(*, membership: Membership) -> None:
         if owners.count() <= 1:
             raise ValidationError("The last owner cannot be removed: make someone else owner first.")
     membership.delete()
+
+
+class OwnerAccess(StrEnum):
+    """How the owner that create_tenant names gets in."""
+
+    SIGNS_IN = "signs_in"  # the account has a password
+    LINK = "link"  # a one-time link chooses the password of the account made for them
+    NEEDS_PASSWORD = "needs_password"  # an account without a password that no link of ours made
+    ACCOUNT_INACTIVE = "account_inactive"  # an operator deactivated the account
+
+
+@dataclass(frozen=True)
+class TenantSetUp:
+    """What `tenant_create_with_owner` found and did."""
+
+    tenant: Tenant
+    tenant_created: bool
+    owner: User | None = None
+    membership: Membership | None = None
+    owner_added: bool = False
+    promoted_from: str = ""  # the role an existing member had before becoming owner
+    access: OwnerAccess | None = None
+    link: IssuedInvitation | None = None
+
+
+def _person(user: User) -> str:
+    return user.email or user.get_username()
+
+
+@transaction.atomic
+def tenant_create_with_owner(
+    *, slug: str, name: str = "", owner_email: str = "", add_owner: bool = False
+) -> TenantSetUp:
+    """Create a tenant (or find it), and make the person `owner_email` names its owner.
+
+    A tenant that already has another owner is never taken over silently: TenantHasOwner,
+    unless `add_owner` says the person joins those owners. Naming the same owner again changes
+    nothing but issuing a fresh link while they have not chosen a password. One transaction: a bad
+    email leaves no tenant behind, a bad slug no account.
+    """
+    tenant, created = tenant_create(slug=slug, name=name)
+    if not owner_email:
+        return TenantSetUp(tenant, created)
+    # Owner changes of one tenant queue here, so two runs naming different owners cannot both pass.
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    owner, owner_created = account_for_email(owner_email)
+    current = Membership.objects.filter(tenant=tenant, user=owner).first()
+    if current is None or current.role != Role.OWNER:
+        others = Membership.objects.filter(tenant=tenant, role=Role.OWNER).select_related("user").order_by("pk")
+        if others and not add_owner:
+            raise TenantHasOwner(tenant, [_person(membership.user) for membership in others])
+    membership, added = membership_add(tenant=tenant, user=owner, role=Role.OWNER)
+    promoted_from = ""
+    if membership.role != Role.OWNER:
+        promoted_from = membership.role
+        membership.role = Role.OWNER
+        membership.save(update_fields=["role"])
+
+    link = None
+    if not owner.is_active:
+        access = OwnerAccess.ACCOUNT_INACTIVE
+    elif owner.has_usable_password():
+        access = OwnerAccess.SIGNS_IN
+    elif (owner_created or Invitation.objects.filter(creates_user=owner).exists()) and awaits_first_password(owner):
+        # The link chooses the password only of an account made for this (now, or by an earlier
+        # run whose link is unused): never of one that exists otherwise.
+        access = OwnerAccess.LINK
+        link = invitation_create(tenant=tenant, email=_person(owner), role=Role.OWNER, creates_user=owner)
+    else:
+        access = OwnerAccess.NEEDS_PASSWORD
+    return TenantSetUp(tenant, created, owner, membership, added, promoted_from, access, link)
