@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.core.exceptions import ValidationError
@@ -14,7 +15,8 @@ from providers import ProviderSpec, all_specs, spec
 from providers.keys import MAX_KEY_LENGTH
 from routing.policy import validate_default_model
 from tenants.models import Role, Tenant
-from tenants.services import existing_user_for_email, validate_tenant_slug
+from tenants.selectors import accounts_for_password_reset
+from tenants.services import awaits_confirmation, existing_user_for_email, validate_tenant_slug
 
 # Every form field that carries a key, for sensitive_post_parameters.
 KEY_FIELD_NAMES = tuple(f"{entry.name}_key" for entry in all_specs())
@@ -29,11 +31,30 @@ class SignInForm(AuthenticationForm):
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none"}),
     )
 
+    # Set when the password was right but the account's sign-up awaits confirmation of its address.
+    awaiting_confirmation = False
+
     def clean_username(self) -> str:
         """Take the email in any case: the account is found as invitations find it (address, or username)."""
         typed = self.cleaned_data["username"].strip()
         account = existing_user_for_email(typed)
         return account.get_username() if account is not None else typed
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except ValidationError:
+            # Said only to whoever knows the password, and never past a lockout: no one learns
+            # from this page whether an address has an account.
+            if not getattr(self.request, "axes_locked_out", False) and self._awaits_confirmation():
+                self.awaiting_confirmation = True
+                raise ValidationError("This address is not confirmed yet.", code="unconfirmed") from None
+            raise
+
+    def _awaits_confirmation(self) -> bool:
+        account = existing_user_for_email(self.cleaned_data.get("username", ""))
+        password = self.cleaned_data.get("password") or ""
+        return account is not None and awaits_confirmation(account) and account.check_password(password)
 
 
 class ChoosePasswordForm(SetPasswordForm):
@@ -49,6 +70,27 @@ class ChoosePasswordForm(SetPasswordForm):
         if not self.has_error("new_password2"):
             self.validate_password_for_user(self.user, "new_password1")
         return self.cleaned_data
+
+
+class ConfirmSignUpForm(forms.Form):
+    """The password chosen at sign-up, asked for by the link that confirms the address."""
+
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+
+
+class EmailForm(forms.Form):
+    email = forms.EmailField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's reset form; an account whose sign-up awaits confirmation may reset too (the mail proves the address)."""
+
+    def get_users(self, email: str):
+        return accounts_for_password_reset(email=email)
 
 
 class KeyField(forms.CharField):

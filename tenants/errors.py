@@ -33,3 +33,7 @@ class TenantHasOwner(TenantError):
         self.tenant = tenant
         self.owners = owners
         super().__init__(f"Tenant {tenant.slug} already has an owner: {', '.join(owners)}.")
+
+
+class SignUpError(Exception):
+    """A sign-up's confirmation link cannot be used; the message says why, for the person holding it."""

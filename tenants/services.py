@@ -13,13 +13,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import ProtectedError
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from .errors import TenantDeactivated, TenantHasOwner
-from .models import Invitation, InvitationState, Membership, Role, Tenant
+from .errors import SignUpError, TenantDeactivated, TenantHasOwner
+from .models import Invitation, InvitationState, Membership, Role, SignUp, Tenant
 
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
@@ -259,18 +262,6 @@ def invitation_accept_with_password(*, invitation: Invitation, password: str) ->
     return user, invitation_accept(invitation=invitation, user=user)
 
 
-@sensitive_variables("password")
-@transaction.atomic
-def account_sign_up(*, email: str, password: str, tenant_slug: str, tenant_name: str) -> tuple[User, Tenant]:
-    """Self sign-up: a person with a password, and a new tenant they own."""
-    user = user_for_email(email)
-    user.set_password(password)
-    user.save(update_fields=["password"])
-    tenant, _ = tenant_create(slug=tenant_slug, name=tenant_name)
-    membership_add(tenant=tenant, user=user, role=Role.OWNER)
-    return user, tenant
-
-
 @transaction.atomic
 def invitation_revoke(*, invitation: Invitation) -> Invitation:
     """Withdraw a pending invitation; its link stops working."""
@@ -336,6 +327,7 @@ class TenantSetUp:
     promoted_from: str = ""  # the role an existing member had before becoming owner
     access: OwnerAccess | None = None
     link: IssuedInvitation | None = None
+    discarded_signup: bool = False  # the address had signed up without confirming: that sign-up is gone
 
 
 def _person(user: User) -> str:
@@ -353,6 +345,10 @@ def tenant_create_with_owner(
     nothing but issuing a fresh link while they have not chosen a password. One transaction: a bad
     email leaves no tenant behind, a bad slug no account.
     """
+    # An unconfirmed self sign-up of this address gains nothing: it is discarded first (and the
+    # tenant it made with it, which may be the very slug named here).
+    named = existing_user_for_email(owner_email.strip().lower()) if owner_email else None
+    discarded = named is not None and signup_discard(user=named)
     tenant, created = tenant_create(slug=slug, name=name)
     if not owner_email:
         return TenantSetUp(tenant, created)
@@ -376,11 +372,159 @@ def tenant_create_with_owner(
         access = OwnerAccess.ACCOUNT_INACTIVE
     elif owner.has_usable_password():
         access = OwnerAccess.SIGNS_IN
-    elif (owner_created or Invitation.objects.filter(creates_user=owner).exists()) and awaits_first_password(owner):
+    elif (
+        owner_created or discarded or Invitation.objects.filter(creates_user=owner).exists()
+    ) and awaits_first_password(owner):
         # The link chooses the password only of an account made for this (now, or by an earlier
         # run whose link is unused): never of one that exists otherwise.
         access = OwnerAccess.LINK
         link = invitation_create(tenant=tenant, email=_person(owner), role=Role.OWNER, creates_user=owner)
     else:
         access = OwnerAccess.NEEDS_PASSWORD
-    return TenantSetUp(tenant, created, owner, membership, added, promoted_from, access, link)
+    return TenantSetUp(tenant, created, owner, membership, added, promoted_from, access, link, discarded)
+
+
+# --- Self sign-up (SINATRA_ALLOW_SIGNUP): usable once the address is confirmed
+
+SIGNUP_SALT = "sinatra.tenants.signup"
+
+
+def signup_url(signup: SignUp) -> str:
+    """Return a fresh confirmation link for a sign-up, built on SINATRA_BASE_URL (never a request's Host)."""
+    token = signing.dumps(str(signup.pk), salt=SIGNUP_SALT)
+    return f"{settings.SINATRA_BASE_URL}/accounts/confirm/{token}/"
+
+
+def awaits_confirmation(user: User) -> bool:
+    """Whether this account was made by a self sign-up whose address is not confirmed yet."""
+    return not user.is_active and SignUp.objects.pending().filter(user=user).exists()
+
+
+def _send_confirmation(signup: SignUp) -> None:
+    """Mail the link that confirms a sign-up's address; the link is in the mail only, never logged."""
+    context = {
+        "url": signup_url(signup),
+        "days": settings.SINATRA_INVITATION_DAYS,
+        "tenant": signup.tenant,
+        "email": signup.user.email,
+        "base_url": settings.SINATRA_BASE_URL,
+    }
+    send_mail(
+        subject="Confirm your address for Sinatra",
+        message=render_to_string("registration/signup_confirm_email.txt", context),
+        from_email=None,
+        recipient_list=[signup.user.email],
+        fail_silently=True,
+    )
+
+
+@sensitive_variables("password")
+@transaction.atomic
+def account_sign_up(*, email: str, password: str, tenant_slug: str, tenant_name: str) -> SignUp:
+    """Self sign-up: an account that cannot sign in yet, the tenant it will own, and a mail to confirm the address.
+
+    Until the link in that mail is used (with this password), the account is inactive.
+    """
+    email = email.strip().lower()
+    user = get_user_model()(username=email, email=email, is_active=False)
+    user.set_password(password)
+    user.save()
+    tenant, _ = tenant_create(slug=tenant_slug, name=tenant_name)
+    membership_add(tenant=tenant, user=user, role=Role.OWNER)
+    signup = SignUp.objects.create(user=user, tenant=tenant)
+    transaction.on_commit(lambda: _send_confirmation(signup))
+    return signup
+
+
+def signup_for_token(token: str) -> SignUp:
+    """Return the unconfirmed sign-up a link names; raise SignUpError saying why not.
+
+    A token whose signature does not verify, or whose sign-up was discarded, raises
+    SignUp.DoesNotExist (a plain 404).
+    """
+    try:
+        signup_id = signing.loads(token, salt=SIGNUP_SALT, max_age=timedelta(days=settings.SINATRA_INVITATION_DAYS))
+    except signing.SignatureExpired:
+        raise SignUpError("This link has expired: sign in, and we will email you a new one.") from None
+    except signing.BadSignature:
+        raise SignUp.DoesNotExist from None
+    signup = SignUp.objects.select_related("user", "tenant").get(pk=signup_id)
+    if signup.confirmed_at is not None:
+        raise SignUpError("This address is confirmed already: sign in.")
+    return signup
+
+
+def _confirm(signup: SignUp) -> None:
+    signup.confirmed_at = timezone.now()
+    signup.save(update_fields=["confirmed_at"])
+    signup.user.is_active = True
+    signup.user.save(update_fields=["is_active"])
+
+
+@sensitive_variables("password")
+@transaction.atomic
+def signup_confirm(*, signup: SignUp, password: str) -> User:
+    """Confirm a sign-up's address with its link and the password chosen at sign-up; the account becomes usable.
+
+    Both are asked for: the link proves the address, the password that the person who opened it
+    is the one who signed up (someone who merely received the mail cannot confirm another
+    person's sign-up with their address, and so hand them an account).
+    """
+    signup = SignUp.objects.select_for_update().select_related("user", "tenant").get(pk=signup.pk)
+    if signup.confirmed_at is not None:
+        raise SignUpError("This address is confirmed already: sign in.")
+    if not signup.user.check_password(password):
+        raise SignUpError(
+            "That is not the password this account was created with. Forgot it? Reset your password: "
+            "that confirms the address too."
+        )
+    _confirm(signup)
+    return signup.user
+
+
+@transaction.atomic
+def signup_confirm_by_reset(*, user: User) -> None:
+    """A password reset proves the address and replaced the password: an unconfirmed sign-up is confirmed."""
+    signup = SignUp.objects.select_for_update().pending().filter(user=user).select_related("user").first()
+    if signup is not None:
+        _confirm(signup)
+
+
+def signup_resend(*, email: str) -> None:
+    """Mail a new confirmation link if this address has a sign-up awaiting confirmation; otherwise nothing."""
+    email = email.strip().lower()
+    signup = (
+        SignUp.objects.pending()
+        .filter(user__email__iexact=email, user__is_active=False)
+        .select_related("user", "tenant")
+        .first()
+    )
+    if signup is not None:
+        transaction.on_commit(lambda: _send_confirmation(signup))
+
+
+@transaction.atomic
+def signup_discard(*, user: User) -> bool:
+    """Undo an unconfirmed self sign-up of this account; return whether there was one.
+
+    The account keeps its address but loses the sign-up's password and its link, so whatever the
+    person who signed up knows opens nothing; the tenant the sign-up made goes too, unless
+    something else holds it (another member, a stored key).
+    """
+    signup = SignUp.objects.select_for_update().pending().filter(user=user).select_related("tenant").first()
+    if signup is None or user.is_active:
+        return False
+    tenant = signup.tenant
+    signup.delete()
+    if tenant is not None:
+        Membership.objects.filter(tenant=tenant, user=user).delete()
+        if not tenant.memberships.exists():
+            try:
+                with transaction.atomic():
+                    tenant.delete()
+            except ProtectedError:  # a key was stored for it meanwhile: an operator decides
+                pass
+    user.set_unusable_password()
+    user.is_active = True
+    user.save(update_fields=["password", "is_active"])
+    return True

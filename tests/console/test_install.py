@@ -28,6 +28,7 @@ from tests.fakes.providers import anthropic_key, openrouter_key
 from tests.web import (
     PASSWORD,
     assert_key_never_shown,
+    confirm_link,
     inputs_named,
     join,
     labels,
@@ -692,9 +693,9 @@ def test_an_empty_default_model_means_sonnet(anthropic_only, tenant, key_checks)
     assert tenant.default_model == ""
 
 
-def test_signup_leads_into_the_keys_step(client, db, settings, key_checks):
+def test_a_confirmed_sign_up_leads_into_the_keys_step(client, transactional_db, settings, key_checks, mailoutbox):
     settings.SINATRA_ALLOW_SIGNUP = True
-    response = client.post(
+    client.post(
         reverse("signup"),
         {
             "email": "founder@example.com",
@@ -704,6 +705,7 @@ def test_signup_leads_into_the_keys_step(client, db, settings, key_checks):
             "tenant_slug": "initech",
         },
     )
+    response = client.post(confirm_link(mailoutbox[0]), {"password": PASSWORD})
     assert response.url == reverse("setup-keys", args=["initech"])
     assert steps(client.get(response.url)) == "Keys"
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from routing.policy import tenant_set_default_model
 from tenants.errors import TenantDeactivated
-from tenants.models import Invitation, Membership, Role, Tenant
+from tenants.models import Invitation, Membership, Role, SignUp, Tenant
 from tenants.services import (
     invitation_accept,
     invitation_create,
@@ -348,3 +348,12 @@ def test_removing_people_and_withdrawing_links_still_work_for_a_deactivated_tena
     invitation_revoke(invitation=invitation)
     assert not Membership.objects.filter(user=sam).exists()
     assert Invitation.objects.get().state == "revoked"
+
+
+def test_operators_see_sign_ups_and_whether_they_are_confirmed(admin_client, tenant):
+    user = make_user("founder", "founder@example.com")
+    SignUp.objects.create(user=user, tenant=tenant)
+    assert result_rows(admin_client, reverse("admin:tenants_signup_changelist")) == [
+        "founder signed up for acme (not confirmed)"
+    ]
+    assert admin_client.get(reverse("admin:tenants_signup_add")).status_code == 403

@@ -47,6 +47,11 @@ class Command(BaseCommand):
         if owner is None:
             return
         email = owner.email or owner.get_username()
+        if result.discarded_signup:
+            self.stdout.write(
+                f"{email} had signed up without confirming the address: that sign-up is discarded "
+                "(its password and link no longer work, and the tenant it made is gone unless it holds something)."
+            )
         if result.owner_added:
             self.stdout.write(self.style.SUCCESS(f"Added {email} as owner of {tenant.slug}."))
         elif result.promoted_from:
