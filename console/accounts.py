@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
-from tenants.errors import SignUpError
+from tenants.errors import SignUpError, SlugTaken
 from tenants.models import SignUp
 from tenants.services import (
     account_sign_up,
@@ -34,13 +34,17 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        account_sign_up(
-            email=data["email"],
-            password=data["password1"],
-            tenant_slug=data["tenant_slug"],
-            tenant_name=data["tenant_name"],
-        )
-        return redirect("signup-sent")
+        try:
+            account_sign_up(
+                email=data["email"],
+                password=data["password1"],
+                tenant_slug=data["tenant_slug"],
+                tenant_name=data["tenant_name"],
+            )
+        except SlugTaken as exc:  # taken since the form looked: the database decides
+            form.add_error("tenant_slug", str(exc))
+        else:
+            return redirect("signup-sent")
     return render(request, "registration/signup.html", {"form": form})
 
 

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from providers import ProviderSpec, all_specs, spec
 from providers.keys import MAX_KEY_LENGTH
 from routing.policy import validate_default_model
+from tenants.errors import SlugTaken
 from tenants.models import Role, Tenant
 from tenants.selectors import accounts_for_password_reset
 from tenants.services import awaits_confirmation, existing_user_for_email, validate_tenant_slug
@@ -223,7 +224,7 @@ class SignupForm(forms.Form):
         slug = self.cleaned_data["tenant_slug"].strip().lower()
         validate_tenant_slug(slug)
         if Tenant.objects.filter(slug=slug).exists():
-            raise ValidationError("That address is taken: choose another.")
+            raise ValidationError(str(SlugTaken(slug)))
         return slug
 
     def clean(self) -> dict[str, Any]:

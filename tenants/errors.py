@@ -35,5 +35,13 @@ class TenantHasOwner(TenantError):
         super().__init__(f"Tenant {tenant.slug} already has an owner: {', '.join(owners)}.")
 
 
+class SlugTaken(TenantError):
+    """Another tenant has this slug (the database's unique constraint said so)."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        super().__init__("That address is taken: choose another.")
+
+
 class SignUpError(Exception):
     """A sign-up's confirmation link cannot be used; the message says why, for the person holding it."""

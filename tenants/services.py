@@ -15,13 +15,13 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from .errors import SignUpError, TenantDeactivated, TenantHasOwner
+from .errors import SignUpError, SlugTaken, TenantDeactivated, TenantHasOwner
 from .models import Invitation, InvitationState, Membership, Role, SignUp, Tenant
 
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -423,13 +423,21 @@ def _send_confirmation(signup: SignUp) -> None:
 def account_sign_up(*, email: str, password: str, tenant_slug: str, tenant_name: str) -> SignUp:
     """Self sign-up: an account that cannot sign in yet, the tenant it will own, and a mail to confirm the address.
 
-    Until the link in that mail is used (with this password), the account is inactive.
+    Until the link in that mail is used (with this password), the account is inactive. The
+    tenant is a plain INSERT: when two sign-ups ask for one slug at once, the database's unique
+    constraint lets one through and the other raises SlugTaken, creating nothing (never a
+    second owner of the first one's tenant).
     """
     email = email.strip().lower()
+    validate_tenant_slug(tenant_slug)
     user = get_user_model()(username=email, email=email, is_active=False)
     user.set_password(password)
     user.save()
-    tenant, _ = tenant_create(slug=tenant_slug, name=tenant_name)
+    try:
+        with transaction.atomic():
+            tenant = Tenant.objects.create(slug=tenant_slug, name=tenant_name.strip() or tenant_slug)
+    except IntegrityError:
+        raise SlugTaken(tenant_slug) from None
     membership_add(tenant=tenant, user=user, role=Role.OWNER)
     signup = SignUp.objects.create(user=user, tenant=tenant)
     transaction.on_commit(lambda: _send_confirmation(signup))

@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from routing.policy import tenant_set_default_model
-from tenants.errors import TenantDeactivated
+from tenants.errors import SlugTaken, TenantDeactivated
 from tenants.models import Invitation, Membership, Role, SignUp, Tenant
 from tenants.services import (
+    account_sign_up,
     invitation_accept,
     invitation_create,
     invitation_revoke,
@@ -357,3 +358,12 @@ def test_operators_see_sign_ups_and_whether_they_are_confirmed(admin_client, ten
         "founder signed up for acme (not confirmed)"
     ]
     assert admin_client.get(reverse("admin:tenants_signup_add")).status_code == 403
+
+
+def test_sign_up_for_a_taken_address_is_refused_by_the_database_and_creates_nothing(tenant):
+    """The form looks first; when a tenant took the slug since, the INSERT's unique constraint decides."""
+    with pytest.raises(SlugTaken, match=r"That address is taken: choose another\."):
+        account_sign_up(email="late@example.com", password="a long passphrase 42", tenant_slug="acme", tenant_name="X")
+    assert not get_user_model().objects.exists()
+    assert not Membership.objects.exists()
+    assert not SignUp.objects.exists()
