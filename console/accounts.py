@@ -21,6 +21,7 @@ from tenants.services import (
     signup_resend,
 )
 
+from . import throttle
 from .forms import ConfirmSignUpForm, EmailForm, PasswordResetForm, SignupForm
 
 SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -31,6 +32,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     """Self sign-up, only where SINATRA_ALLOW_SIGNUP is on: an account and the tenant it will own, once confirmed."""
     if not settings.SINATRA_ALLOW_SIGNUP:
         raise Http404("Sign-up is off.")
+    if refused := throttle.throttled(request, group="account-mail", limits=throttle.MAIL):
+        return refused
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -57,6 +60,8 @@ def signup_sent(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def signup_resend_link(request: HttpRequest) -> HttpResponse:
     """Mail a new confirmation link; the answer is the same whether or not the address awaits one."""
+    if refused := throttle.throttled(request, group="account-mail", limits=throttle.MAIL):
+        return refused
     form = EmailForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         signup_resend(email=form.cleaned_data["email"])
@@ -74,6 +79,8 @@ def signup_confirm_link(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404("No such sign-up.") from None
     except SignUpError as exc:
         return render(request, "registration/signup_link_invalid.html", {"problem": str(exc)}, status=410)
+    if refused := throttle.throttled(request, group="account-confirm", limits=throttle.CONFIRM):
+        return refused
     form = ConfirmSignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         password = form.cleaned_data["password"]
@@ -94,6 +101,11 @@ class PasswordResetView(auth_views.PasswordResetView):
     """Reset links are built on SINATRA_BASE_URL, never on the Host header a request carried."""
 
     form_class = PasswordResetForm
+
+    def post(self, request, *args, **kwargs):
+        if refused := throttle.throttled(request, group="account-mail", limits=throttle.MAIL):
+            return refused
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
         self.extra_email_context = {"base_url": settings.SINATRA_BASE_URL}

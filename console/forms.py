@@ -214,11 +214,8 @@ class SignupForm(forms.Form):
     )
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        users = get_user_model().objects
-        if users.filter(email__iexact=email).exists() or users.filter(username__iexact=email).exists():
-            raise ValidationError("An account with this email exists: sign in instead.")
-        return email
+        # Whether the address has an account is never said here: account_sign_up mails its owner.
+        return self.cleaned_data["email"].strip().lower()
 
     def clean_tenant_slug(self) -> str:
         slug = self.cleaned_data["tenant_slug"].strip().lower()

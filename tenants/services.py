@@ -418,21 +418,49 @@ def _send_confirmation(signup: SignUp) -> None:
     )
 
 
+def _send_signup_attempt_notice(email: str) -> None:
+    """Tell an address that has an account that someone tried to sign up with it (nothing was made)."""
+    context = {"email": email, "base_url": settings.SINATRA_BASE_URL}
+    send_mail(
+        subject="Someone tried to sign up with your address",
+        message=render_to_string("registration/signup_exists_email.txt", context),
+        from_email=None,
+        recipient_list=[email],
+        fail_silently=True,
+    )
+
+
 @sensitive_variables("password")
 @transaction.atomic
-def account_sign_up(*, email: str, password: str, tenant_slug: str, tenant_name: str) -> SignUp:
+def account_sign_up(*, email: str, password: str, tenant_slug: str, tenant_name: str) -> SignUp | None:
     """Self sign-up: an account that cannot sign in yet, the tenant it will own, and a mail to confirm the address.
 
     Until the link in that mail is used (with this password), the account is inactive. The
     tenant is a plain INSERT: when two sign-ups ask for one slug at once, the database's unique
     constraint lets one through and the other raises SlugTaken, creating nothing (never a
     second owner of the first one's tenant).
+
+    An address that has an account gets nothing new: that account's owner is told by mail that
+    someone tried, and None is returned. The caller answers alike either way, so the page tells
+    no one whether an address has an account (the password is hashed either way, so neither
+    does the time the answer takes).
     """
     email = email.strip().lower()
     validate_tenant_slug(tenant_slug)
     user = get_user_model()(username=email, email=email, is_active=False)
     user.set_password(password)
-    user.save()
+    taken = existing_user_for_email(email) is not None
+    if not taken:
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:  # the same address signed up a moment ago
+            taken = True
+    if taken:
+        if Tenant.objects.filter(slug=tenant_slug).exists():
+            raise SlugTaken(tenant_slug)  # as for anyone: the answer says nothing about the address
+        transaction.on_commit(lambda: _send_signup_attempt_notice(email))
+        return None
     try:
         with transaction.atomic():
             tenant = Tenant.objects.create(slug=tenant_slug, name=tenant_name.strip() or tenant_slug)

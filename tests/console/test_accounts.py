@@ -20,6 +20,7 @@ from django.test import Client
 from django.urls import reverse
 from django.views.debug import SafeExceptionReporterFilter
 
+from console import throttle
 from tenants.models import Membership, Role, SignUp, Tenant
 from tenants.services import invitation_create
 from tests.fakes.providers import anthropic_key
@@ -511,14 +512,13 @@ def test_an_invitation_never_sets_the_password_of_an_unconfirmed_sign_up(client,
 @pytest.mark.parametrize(
     ("changes", "problem"),
     [
-        ({"email": "taken@example.com"}, "An account with this email exists: sign in instead."),
         ({"tenant_slug": "acme"}, "That address is taken: choose another."),
         ({"tenant_slug": "Not A Slug"}, "is not a valid tenant slug"),
         ({"password2": "another passphrase 1"}, "The two passwords differ."),
         ({"password1": "qwertyuiop", "password2": "qwertyuiop"}, "This password is too common."),
         ({"email": "not-an-email"}, "Enter a valid email address."),
     ],
-    ids=["email taken", "slug taken", "bad slug", "passwords differ", "weak password", "bad email"],
+    ids=["slug taken", "bad slug", "passwords differ", "weak password", "bad email"],
 )
 def test_sign_up_refuses_with_a_reason_and_creates_nothing(client, tenant, signup_on, changes, problem):
     make_person("taken@example.com")
@@ -531,6 +531,131 @@ def test_sign_up_refuses_with_a_reason_and_creates_nothing(client, tenant, signu
         assert data[field] not in response.content.decode()
     assert list(Tenant.objects.values_list("slug", flat=True)) == ["acme"]
     assert list(get_user_model().objects.values_list("email", flat=True)) == ["taken@example.com"]
+
+
+# --- Sign-up and reset mail: the same answer for any address, and throttled
+
+
+def test_sign_up_with_an_address_that_has_an_account_answers_like_any_other_and_mails_its_owner(
+    client, db, signup_on, mailoutbox
+):
+    taken = make_person("taken@example.com")
+    fresh = client.post(SIGNUP, signup_data(email="new@example.com", tenant_slug="new-co"))
+    again = Client().post(SIGNUP, signup_data(email="Taken@Example.com", tenant_slug="taken-co"))
+    assert (again.status_code, again.url) == (fresh.status_code, fresh.url) == (302, reverse("signup-sent"))
+    assert not Tenant.objects.filter(slug="taken-co").exists()
+    assert list(get_user_model().objects.order_by("pk").values_list("email", flat=True)) == [
+        "taken@example.com",
+        "new@example.com",
+    ]
+    taken.refresh_from_db()
+    assert taken.check_password(PASSWORD)
+    notice = mailoutbox[-1]
+    assert notice.to == ["taken@example.com"]
+    assert notice.subject == "Someone tried to sign up with your address"
+    assert "Nothing was created or changed." in notice.body
+    assert "http://testserver/accounts/password_reset/" in notice.body
+    assert "/accounts/confirm/" not in notice.body
+
+
+def test_a_taken_tenant_address_is_refused_the_same_whoever_signs_up(client, tenant, signup_on, mailoutbox):
+    make_person("taken@example.com")
+    for email in ("taken@example.com", "new@example.com"):
+        response = client.post(SIGNUP, signup_data(email=email, tenant_slug="acme"))
+        assert response.status_code == 200
+        assert "That address is taken: choose another." in text(response)
+    assert mailoutbox == []
+
+
+def allowed(limit: throttle.Limit) -> int:
+    return int(limit.rate.split("/")[0])
+
+
+PER_CLIENT, PER_ADDRESS = throttle.MAIL
+
+
+def assert_throttled(response) -> None:
+    assert response.status_code == 429
+    page = text(response)
+    assert "Too many requests" in page
+    assert "nothing was sent. Try again in" in page
+    assert 1 <= int(response["Retry-After"]) <= 3600
+
+
+def test_sign_ups_from_one_client_address_are_throttled(db, signup_on, mailoutbox):
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    for index in range(allowed(PER_CLIENT)):
+        response = client.post(SIGNUP, signup_data(email=f"person{index}@example.com", tenant_slug=f"co-{index}"))
+        assert response.status_code == 302
+    response = client.post(SIGNUP, signup_data(email="one-more@example.com", tenant_slug="one-more"))
+    assert_throttled(response)
+    assert not get_user_model().objects.filter(email="one-more@example.com").exists()
+    assert len(mailoutbox) == allowed(PER_CLIENT)
+    # Another client is not held up.
+    assert Client(REMOTE_ADDR="198.51.100.8").post(SIGNUP, signup_data()).status_code == 302
+
+
+def test_mail_to_one_address_is_throttled_across_sign_up_new_links_and_password_reset(db, signup_on, mailoutbox):
+    make_person("sam@example.com")
+    posts = [
+        (SIGNUP, signup_data(email="sam@example.com", tenant_slug="sam-co")),
+        (reverse("signup-resend"), {"email": "SAM@example.com"}),
+        (reverse("password_reset"), {"email": "sam@example.com"}),
+    ]
+    for index, (url, data) in enumerate(posts[: allowed(PER_ADDRESS)]):
+        assert Client(REMOTE_ADDR=f"198.51.100.{index + 1}").post(url, data).status_code == 302
+    sent = len(mailoutbox)
+    for index, (url, data) in enumerate(posts):
+        assert_throttled(Client(REMOTE_ADDR=f"203.0.113.{index + 1}").post(url, data))
+    assert len(mailoutbox) == sent
+    assert Client().post(reverse("password_reset"), {"email": "kim@example.com"}).status_code == 302
+
+
+def test_password_reset_mail_is_throttled_per_client_address(db, mailoutbox):
+    for index in range(allowed(PER_CLIENT)):
+        make_person(f"person{index}@example.com")
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    for index in range(allowed(PER_CLIENT)):
+        assert client.post(reverse("password_reset"), {"email": f"person{index}@example.com"}).status_code == 302
+    make_person("one-more@example.com")
+    assert_throttled(client.post(reverse("password_reset"), {"email": "one-more@example.com"}))
+    assert len(mailoutbox) == allowed(PER_CLIENT)
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_address_is_counted(db, settings, mailoutbox):
+    settings.USE_X_FORWARDED_FOR = True
+    proxy = Client(REMOTE_ADDR="10.0.0.2")
+    for index in range(allowed(PER_CLIENT)):
+        forwarded = {"HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+        assert proxy.post(reverse("password_reset"), {"email": f"p{index}@example.com"}, **forwarded).status_code == 302
+    assert_throttled(
+        proxy.post(reverse("password_reset"), {"email": "x@example.com"}, HTTP_X_FORWARDED_FOR="198.51.100.7")
+    )
+    # Another client behind the same proxy is not; a client's own X-Forwarded-For entry is not trusted.
+    other = {"HTTP_X_FORWARDED_FOR": "203.0.113.9, 198.51.100.8"}
+    assert proxy.post(reverse("password_reset"), {"email": "y@example.com"}, **other).status_code == 302
+    spoofed = {"HTTP_X_FORWARDED_FOR": "203.0.113.9, 198.51.100.7"}
+    assert_throttled(proxy.post(reverse("password_reset"), {"email": "z@example.com"}, **spoofed))
+
+
+def test_guessing_the_password_on_a_confirmation_link_is_throttled(client, db, signup_on, mailoutbox):
+    client.post(SIGNUP, signup_data())
+    link = confirm_link(mailoutbox[0])
+    for _ in range(allowed(throttle.CONFIRM[0])):
+        assert client.post(link, {"password": "a wrong guess"}).status_code == 200
+    assert_throttled(client.post(link, {"password": PASSWORD}))
+    assert not get_user_model().objects.get().is_active
+
+
+def test_when_the_cache_cannot_count_mail_still_goes_out(db, mailoutbox, monkeypatch, caplog):
+    def cache_down(*args, **kwargs):
+        raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr(throttle, "get_usage", cache_down)
+    make_person("sam@example.com")
+    assert Client().post(reverse("password_reset"), {"email": "sam@example.com"}).status_code == 302
+    assert len(mailoutbox) == 1
+    assert "could not count" in caplog.text
 
 
 # --- CSRF on every form
