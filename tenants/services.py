@@ -506,7 +506,7 @@ def signup_confirm(*, signup: SignUp, password: str) -> User:
     is the one who signed up (someone who merely received the mail cannot confirm another
     person's sign-up with their address, and so hand them an account).
     """
-    signup = SignUp.objects.select_for_update().select_related("user", "tenant").get(pk=signup.pk)
+    signup = SignUp.objects.select_for_update(of=("self",)).select_related("user", "tenant").get(pk=signup.pk)
     if signup.confirmed_at is not None:
         raise SignUpError("This address is confirmed already: sign in.")
     if not signup.user.check_password(password):
@@ -521,7 +521,7 @@ def signup_confirm(*, signup: SignUp, password: str) -> User:
 @transaction.atomic
 def signup_confirm_by_reset(*, user: User) -> None:
     """A password reset proves the address and replaced the password: an unconfirmed sign-up is confirmed."""
-    signup = SignUp.objects.select_for_update().pending().filter(user=user).select_related("user").first()
+    signup = SignUp.objects.select_for_update(of=("self",)).pending().filter(user=user).select_related("user").first()
     if signup is not None:
         _confirm(signup)
 
@@ -547,7 +547,7 @@ def signup_discard(*, user: User) -> bool:
     person who signed up knows opens nothing; the tenant the sign-up made goes too, unless
     something else holds it (another member, a stored key).
     """
-    signup = SignUp.objects.select_for_update().pending().filter(user=user).select_related("tenant").first()
+    signup = SignUp.objects.select_for_update(of=("self",)).pending().filter(user=user).select_related("tenant").first()
     if signup is None or user.is_active:
         return False
     tenant = signup.tenant
