@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 
 from providers import ProviderSpec, all_specs, spec
@@ -55,7 +56,10 @@ class SignInForm(AuthenticationForm):
     def _awaits_confirmation(self) -> bool:
         account = existing_user_for_email(self.cleaned_data.get("username", ""))
         password = self.cleaned_data.get("password") or ""
-        return account is not None and awaits_confirmation(account) and account.check_password(password)
+        if account is not None and awaits_confirmation(account):
+            return account.check_password(password)
+        make_password(password)  # the same work either way: how long a refusal takes tells nothing
+        return False
 
 
 class ChoosePasswordForm(SetPasswordForm):
