@@ -23,6 +23,7 @@ from tenants.services import (
 
 from . import throttle
 from .forms import ConfirmSignUpForm, EmailForm, PasswordResetForm, SignupForm
+from .links import token_kept_out_of_logs
 
 SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -69,6 +70,7 @@ def signup_resend_link(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup_resend.html", {"form": form})
 
 
+@token_kept_out_of_logs
 @sensitive_post_parameters("password")
 @sensitive_variables("password")
 def signup_confirm_link(request: HttpRequest, token: str) -> HttpResponse:

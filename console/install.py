@@ -32,6 +32,7 @@ from . import feedback
 from .access import MANAGERS, AuthenticatedRequest, tenant_deactivated, tenant_view
 from .accounts import SIGN_IN_BACKEND
 from .forms import KEY_FIELD_NAMES, ChoosePasswordForm, DefaultModelForm, KeysForm, TenantNameForm
+from .links import token_kept_out_of_logs
 
 MODEL_SUGGESTIONS = ["sonnet", "opus", "haiku", "openai/gpt-5", "anthropic/claude-opus-4.8", "google/gemini-2.5-pro"]
 
@@ -47,6 +48,7 @@ def _link_refused(request: HttpRequest, exc: InvitationError) -> HttpResponse:
     return render(request, "console/install_invalid.html", {"problem": str(exc)}, status=410)
 
 
+@token_kept_out_of_logs
 @sensitive_post_parameters("new_password1", "new_password2")
 @sensitive_variables("password")
 def install(request: HttpRequest, token: str) -> HttpResponse:

@@ -4,6 +4,7 @@ Also what guards every form: CSRF, and sensitive_post_parameters on each view th
 password or a key, so that an error report never shows one.
 """
 
+import logging
 import re
 import time
 from datetime import timedelta
@@ -645,6 +646,17 @@ def test_guessing_the_password_on_a_confirmation_link_is_throttled(client, db, s
         assert client.post(link, {"password": "a wrong guess"}).status_code == 200
     assert_throttled(client.post(link, {"password": PASSWORD}))
     assert not get_user_model().objects.get().is_active
+
+
+def test_a_throttled_confirmation_is_logged_without_its_token(client, db, signup_on, mailoutbox, caplog):
+    client.post(SIGNUP, signup_data())
+    link = confirm_link(mailoutbox[0])
+    caplog.set_level(logging.DEBUG)
+    for _ in range(allowed(throttle.CONFIRM[0]) + 1):
+        response = client.post(link, {"password": "a wrong guess"})
+    assert response.status_code == 429
+    assert link.split("/")[-2] not in caplog.text
+    assert "Too Many Requests: /accounts/confirm/<token>/" in caplog.text
 
 
 def test_when_the_cache_cannot_count_mail_still_goes_out(db, mailoutbox, monkeypatch, caplog):

@@ -7,6 +7,7 @@ preview of how .sinatrarc examples resolve.
 """
 
 import importlib
+import logging
 import re
 import time
 from datetime import timedelta
@@ -344,6 +345,18 @@ def test_links_create_tenant_issued_before_the_upgrade_keep_choosing_their_owner
     assert Invitation.objects.get(pk=operators_link.pk).creates_user is None
     assert person.memberships.count() == 0
     assert operator.memberships.count() == 0
+
+
+def test_refusals_of_a_link_that_still_works_are_logged_without_its_token(client, tenant, caplog):
+    link = invite(tenant, "sam@example.com")
+    token = link.split("/")[2]
+    caplog.set_level(logging.DEBUG)
+    signed_in(client, make_person("other@example.com"))
+    assert client.get(link).status_code == 403  # the wrong account
+    Tenant.objects.filter(pk=tenant.pk).update(is_active=False)
+    assert client.get(link).status_code == 403  # a deactivated tenant
+    assert token not in caplog.text
+    assert caplog.text.count("Forbidden: /install/<token>/") == 2
 
 
 # --- Links that no longer work
