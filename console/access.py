@@ -1,7 +1,8 @@
 """Who may see which tenant page: checked on the server for every request.
 
 Another tenant's slug answers 404, the same as a slug that does not exist; a member asking
-for something only owners or admins may do gets 403.
+for something only owners or admins may do gets 403. A deactivated tenant may be read, never
+written: every request but GET and HEAD gets a 403 page that says so, and who to contact.
 """
 
 from __future__ import annotations
@@ -9,12 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 
-from tenants.models import Membership, Role
+from tenants.errors import TenantDeactivated
+from tenants.models import Membership, Role, Tenant
+
+READS = ("GET", "HEAD")
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -36,6 +42,8 @@ def tenant_view(*, roles: tuple[str, ...] = (Role.OWNER, Role.ADMIN, Role.MEMBER
 
     Put it above `require_POST`: who asks is checked before how, so that whatever the method,
     a visitor who is signed out gets the sign-in page and a stranger to the tenant gets 404.
+    A write to a deactivated tenant never reaches the view (nor one that the view's services
+    refuse because the tenant was deactivated meanwhile).
     """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -45,11 +53,22 @@ def tenant_view(*, roles: tuple[str, ...] = (Role.OWNER, Role.ADMIN, Role.MEMBER
             membership = membership_for(request, slug)
             if membership.role not in roles:
                 raise PermissionDenied("Your role in this tenant does not allow this.")
-            return view(request, membership.tenant, membership, *args, **kwargs)
+            if request.method not in READS and not membership.tenant.is_active:
+                return tenant_deactivated(request, membership.tenant)
+            try:
+                return view(request, membership.tenant, membership, *args, **kwargs)
+            except TenantDeactivated:
+                return tenant_deactivated(request, membership.tenant)
 
         return wrapper
 
     return decorator
+
+
+def tenant_deactivated(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """The 403 page for a write to a deactivated tenant: what happened, and who can undo it."""
+    context = {"tenant": tenant, "contact": settings.SINATRA_SUPPORT_EMAIL}
+    return render(request, "console/tenant_deactivated.html", context, status=403)
 
 
 MANAGERS = (Role.OWNER, Role.ADMIN)

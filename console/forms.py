@@ -6,15 +6,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 
 from providers import ProviderSpec, all_specs, spec
 from providers.keys import MAX_KEY_LENGTH
 from routing.policy import validate_default_model
+from tenants.errors import SlugTaken
 from tenants.models import Role, Tenant
-from tenants.services import existing_user_for_email, validate_tenant_slug
+from tenants.selectors import accounts_for_password_reset
+from tenants.services import awaits_confirmation, existing_user_for_email, validate_tenant_slug
 
 # Every form field that carries a key, for sensitive_post_parameters.
 KEY_FIELD_NAMES = tuple(f"{entry.name}_key" for entry in all_specs())
@@ -29,11 +33,33 @@ class SignInForm(AuthenticationForm):
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none"}),
     )
 
+    # Set when the password was right but the account's sign-up awaits confirmation of its address.
+    awaiting_confirmation = False
+
     def clean_username(self) -> str:
         """Take the email in any case: the account is found as invitations find it (address, or username)."""
         typed = self.cleaned_data["username"].strip()
         account = existing_user_for_email(typed)
         return account.get_username() if account is not None else typed
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except ValidationError:
+            # Said only to whoever knows the password, and never past a lockout: no one learns
+            # from this page whether an address has an account.
+            if not getattr(self.request, "axes_locked_out", False) and self._awaits_confirmation():
+                self.awaiting_confirmation = True
+                raise ValidationError("This address is not confirmed yet.", code="unconfirmed") from None
+            raise
+
+    def _awaits_confirmation(self) -> bool:
+        account = existing_user_for_email(self.cleaned_data.get("username", ""))
+        password = self.cleaned_data.get("password") or ""
+        if account is not None and awaits_confirmation(account):
+            return account.check_password(password)
+        make_password(password)  # the same work either way: how long a refusal takes tells nothing
+        return False
 
 
 class ChoosePasswordForm(SetPasswordForm):
@@ -80,6 +106,27 @@ class KeyInput(forms.TextInput):
 
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         return super().get_context(name, None, attrs)  # the key is never rendered back
+
+
+class ConfirmSignUpForm(forms.Form):
+    """The password chosen at sign-up, asked for by the link that confirms the address."""
+
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+
+
+class EmailForm(forms.Form):
+    email = forms.EmailField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's reset form; an account whose sign-up awaits confirmation may reset too (the mail proves the address)."""
+
+    def get_users(self, email: str):
+        return accounts_for_password_reset(email=email)
 
 
 class KeyField(forms.CharField):
@@ -195,17 +242,14 @@ class SignupForm(forms.Form):
     )
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        users = get_user_model().objects
-        if users.filter(email__iexact=email).exists() or users.filter(username__iexact=email).exists():
-            raise ValidationError("An account with this email exists: sign in instead.")
-        return email
+        # Whether the address has an account is never said here: account_sign_up mails its owner.
+        return self.cleaned_data["email"].strip().lower()
 
     def clean_tenant_slug(self) -> str:
         slug = self.cleaned_data["tenant_slug"].strip().lower()
         validate_tenant_slug(slug)
         if Tenant.objects.filter(slug=slug).exists():
-            raise ValidationError("That address is taken: choose another.")
+            raise ValidationError(str(SlugTaken(slug)))
         return slug
 
     def clean(self) -> dict[str, Any]:

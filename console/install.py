@@ -15,6 +15,7 @@ from credentials.models import Status
 from credentials.services import Actor, credential_states, credential_submit
 from routing.policy import tenant_set_default_model
 from routing.preview import preview
+from tenants.errors import TenantDeactivated
 from tenants.models import Invitation, Membership, Role, Tenant
 from tenants.services import (
     InvitationError,
@@ -28,9 +29,10 @@ from tenants.services import (
 )
 
 from . import feedback
-from .access import MANAGERS, AuthenticatedRequest, tenant_view
+from .access import MANAGERS, AuthenticatedRequest, tenant_deactivated, tenant_view
 from .accounts import SIGN_IN_BACKEND
 from .forms import KEY_FIELD_NAMES, ChoosePasswordForm, DefaultModelForm, KeysForm, TenantNameForm
+from .links import token_kept_out_of_logs
 
 MODEL_SUGGESTIONS = ["sonnet", "opus", "haiku", "openai/gpt-5", "anthropic/claude-opus-4.8", "google/gemini-2.5-pro"]
 
@@ -46,6 +48,7 @@ def _link_refused(request: HttpRequest, exc: InvitationError) -> HttpResponse:
     return render(request, "console/install_invalid.html", {"problem": str(exc)}, status=410)
 
 
+@token_kept_out_of_logs
 @sensitive_post_parameters("new_password1", "new_password2")
 @sensitive_variables("password")
 def install(request: HttpRequest, token: str) -> HttpResponse:
@@ -57,6 +60,8 @@ def install(request: HttpRequest, token: str) -> HttpResponse:
     except InvitationError as exc:
         return _link_refused(request, exc)
     tenant = invitation.tenant
+    if not tenant.is_active:  # joining is a write, and so is the password step before it
+        return tenant_deactivated(request, tenant)
     person = existing_user_for_email(invitation.email)
     context: dict[str, object] = {"invitation": invitation, "tenant": tenant}
 
@@ -71,6 +76,8 @@ def install(request: HttpRequest, token: str) -> HttpResponse:
                 membership = invitation_accept(invitation=invitation, user=request.user)
             except InvitationError as exc:
                 return _link_refused(request, exc)
+            except TenantDeactivated:
+                return tenant_deactivated(request, tenant)
             messages.success(request, f"You joined {tenant.name} as {membership.get_role_display().lower()}.")
             return redirect(_after_joining(tenant, membership.role))
         return render(request, "console/install_join.html", context)
@@ -84,6 +91,8 @@ def install(request: HttpRequest, token: str) -> HttpResponse:
             user, membership = invitation_accept_with_password(invitation=invitation, password=password)
         except InvitationError as exc:
             return _link_refused(request, exc)
+        except TenantDeactivated:
+            return tenant_deactivated(request, tenant)
         login(request, user, backend=SIGN_IN_BACKEND)
         messages.success(request, f"Welcome to {tenant.name}.")
         return redirect(_after_joining(tenant, membership.role))

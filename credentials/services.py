@@ -17,6 +17,7 @@ from providers import KeyFacts
 from providers.keys import InvalidKey, parse_api_key
 from providers.secret import Secret
 from providers.verification import Verdict, Verification, verify_key
+from tenants.errors import TenantDeactivated
 from tenants.models import Tenant
 
 from .envelope import Sealed, open_sealed, rewrap_dek, seal
@@ -58,9 +59,11 @@ def credential_submit(
     """Check a pasted key's shape, verify it live (no tokens spent), and store it.
 
     Raises KeyRefused (shape, or the provider rejected it), VerificationUnavailable (the
-    provider could not be asked, and `allow_unverified` is off) or KmsError; in each case
-    nothing is stored, and the message is one line without the key.
+    provider could not be asked, and `allow_unverified` is off), KmsError or TenantDeactivated;
+    in each case nothing is stored, and the message is one line without the key.
     """
+    if not tenant.is_active:  # before asking the provider; _store checks the locked row again
+        raise TenantDeactivated(tenant)
     try:
         secret = parse_api_key(raw, provider=provider)
     except InvalidKey as exc:
@@ -106,7 +109,8 @@ def credential_create(
 ) -> StoredCredential:
     """Encrypt and store a tenant's key for a provider, revoking the active one it replaces.
 
-    The KMS is called before any lock is taken: if it fails, nothing is written.
+    The KMS is called before any lock is taken: if it fails, nothing is written. A deactivated
+    tenant gets no key: TenantDeactivated, and nothing is written.
     """
     credential_id = uuid.uuid4()
     sealed = seal(secret, tenant_id=tenant.pk, provider=provider, credential_id=credential_id)
@@ -138,7 +142,10 @@ def _store(
     # partial unique constraint is never the thing that stops the second one.
     # FOR NO KEY UPDATE: writers still queue, but the foreign-key checks of concurrent event
     # inserts (revoke, rewrap) pass, so they cannot deadlock with this transaction.
-    Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
+    # A deactivation commits before this lock is granted or waits for this write: never both.
+    locked = Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
+    if not locked.is_active:
+        raise TenantDeactivated(locked)
     previous = (
         TenantModelCredential.objects.select_for_update()
         .filter(tenant=tenant, provider=provider, status=Status.ACTIVE)

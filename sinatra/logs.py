@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 # Fields a record may carry (as `extra`) that a JSON line keeps as fields of its own.
 REQUEST_FIELDS = ("method", "path", "status", "duration_ms")
 
-# Paths that carry a one-time token: the install link and Django's password-reset link.
+# Paths that carry a one-time token: the install link, a sign-up's confirmation link and Django's
+# password-reset link.
 _TOKEN_PATHS = (
     (re.compile(r"\A/install/[^/]+"), "/install/<token>"),
+    (re.compile(r"\A/accounts/confirm/[^/]+"), "/accounts/confirm/<token>"),
     (re.compile(r"\A(/accounts/reset/[^/]+/)(?!set-password/)[^/]+"), r"\1<token>"),
 )
 

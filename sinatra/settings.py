@@ -200,6 +200,9 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = _seconds("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000, zero_means="off")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+# Behind a proxy that writes the client's address into X-Forwarded-For (replacing what clients
+# send): the sign-up and password-reset throttles count per that address, not the proxy's.
+USE_X_FORWARDED_FOR = env.bool("USE_X_FORWARDED_FOR", default=False)
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -349,6 +352,8 @@ SINATRA_DEK_CACHE_SECONDS = _seconds("SINATRA_DEK_CACHE_SECONDS", default=300, z
 # --- Routing and providers.
 SINATRA_SINGLE_TENANT = env.bool("SINATRA_SINGLE_TENANT", default=False)
 SINATRA_ALLOW_SIGNUP = env.bool("SINATRA_ALLOW_SIGNUP", default=False)
+# Who tenants' people are told to contact, e.g. about a deactivated tenant (empty: "the operators").
+SINATRA_SUPPORT_EMAIL = env.str("SINATRA_SUPPORT_EMAIL", default="").strip()
 # How long an invitation (install) link stays valid.
 try:
     SINATRA_INVITATION_DAYS = env.int("SINATRA_INVITATION_DAYS", default=7)

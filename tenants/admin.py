@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from .models import Membership, Tenant
+from .models import Membership, SignUp, Tenant
 from .services import validate_tenant_slug
 
 
@@ -40,3 +40,20 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "user__username", "tenant__slug", "tenant__name"]
     list_select_related = ["user", "tenant"]
     autocomplete_fields = ["user", "tenant"]
+
+
+@admin.register(SignUp)
+class SignUpAdmin(admin.ModelAdmin):
+    """Self sign-ups and whether their address is confirmed. Deleting one leaves its account and tenant."""
+
+    list_display = ["user", "tenant", "created_at", "confirmed_at"]
+    list_filter = [("confirmed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__email", "tenant__slug"]
+    list_select_related = ["user", "tenant"]
+    readonly_fields = ["id", "user", "tenant", "created_at", "confirmed_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -95,6 +95,12 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The account this link was issued to create (create_tenant's owner, made by that command),
+    # or the one it did create (a new person who chose a password through it). Only a link
+    # naming the account here may choose its password: anyone else who has an account signs in.
+    creates_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = InvitationQuerySet.as_manager()
 
@@ -114,3 +120,33 @@ class Invitation(models.Model):
         if self.expires_at <= timezone.now():
             return InvitationState.EXPIRED
         return InvitationState.PENDING
+
+
+class SignUpQuerySet(models.QuerySet["SignUp"]):
+    def pending(self) -> "SignUpQuerySet":
+        """Sign-ups whose address is not confirmed yet."""
+        return self.filter(confirmed_at=None)
+
+
+class SignUp(models.Model):
+    """A self sign-up (SINATRA_ALLOW_SIGNUP): the account and tenant it made, and whether its address is confirmed.
+
+    Until the address is confirmed the account is inactive: it cannot sign in, and so owns
+    nothing usable. The confirmation link is a signature of the id (django.core.signing), never
+    stored.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signup")
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SignUpQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        state = "confirmed" if self.confirmed_at else "not confirmed"
+        return f"{self.user} signed up for {self.tenant} ({state})"

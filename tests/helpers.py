@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import quote
 
+from django.db import connection
+
 from credentials.kms.local import LocalKmsBackend
 from providers.secret import key_hint
 
@@ -169,3 +171,14 @@ def without_packages(directory: Path, *names: str) -> str:
             f"raise ModuleNotFoundError(\"No module named '{name}'\", name={name!r})\n"
         )
     return str(directory)
+
+
+def sessions_waiting_on_locks() -> int:
+    """Return how many sessions of this PostgreSQL test database are blocked on a lock right now."""
+    with connection.cursor() as cursor:
+        # pg_stat_activity is a snapshot per transaction; take a fresh one.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]

@@ -5,6 +5,7 @@ The fixtures here are made available to tests/tenants and tests/credentials by t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
@@ -181,6 +182,21 @@ def parse_policy(header: str | None) -> dict[str, str]:
 def messages_of(response: HttpResponse) -> list[str]:
     """Return the flash messages a page carried (follow=True responses, or rendered ones)."""
     return [str(message) for message in response.context["messages"]] if response.context else []
+
+
+# --- Links in mail
+
+
+def link_in(mail, path: str) -> str:
+    """Return the path of the first link under `path` (e.g. "/accounts/confirm/") in a mail's body."""
+    match = re.search(rf"https?://[^/\s]+({re.escape(path)}\S+)", mail.body)
+    assert match, f"no {path} link in {mail.body!r}"
+    return match.group(1)
+
+
+def confirm_link(mail) -> str:
+    """Return the path of the sign-up confirmation link a mail carries."""
+    return link_in(mail, "/accounts/confirm/")
 
 
 # --- URLs

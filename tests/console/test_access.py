@@ -11,13 +11,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.shortcuts import resolve_url
 from django.urls import reverse
 
 from credentials.models import CredentialEvent, TenantModelCredential
 from tenants.models import Invitation, Membership, Role, Tenant
 from tenants.services import invitation_create
-from tests.web import join, make_person, signed_in, tenant_url_patterns
+from tests.fakes.providers import anthropic_key
+from tests.web import join, make_person, signed_in, tenant_url_patterns, text
 
 EVERYONE = (Role.OWNER, Role.ADMIN, Role.MEMBER)
 MANAGERS = (Role.OWNER, Role.ADMIN)
@@ -215,3 +217,94 @@ def test_a_role_the_url_allows_gets_through(client, world, key_checks, route, me
         assert response.status_code == 200
     else:
         assert response.status_code == 405
+
+
+# --- A deactivated tenant: read, never written
+
+SUPPORT = "support@sinatra.example"
+
+
+@pytest.fixture
+def deactivated(world, settings):
+    """acme, deactivated by an operator (its people and objects stay); people are told to write to SUPPORT."""
+    settings.SINATRA_SUPPORT_EMAIL = SUPPORT
+    Tenant.objects.filter(slug="acme").update(is_active=False)
+    return world
+
+
+def write_data() -> dict:
+    """What each tenant form takes, filled in: without the refusal, every one of them would write."""
+    key = anthropic_key()
+    return {
+        "name": "Renamed",
+        "anthropic_key": key,
+        "key": key,
+        "save_unverified": "on",
+        "default_model": "opus",
+        "save": "1",
+        "email": "new@example.com",
+        "role": Role.ADMIN,
+    }
+
+
+def assert_deactivated_page(response) -> None:
+    assert response.status_code == 403
+    page = text(response)
+    assert "Acme is deactivated" in page
+    assert "Nothing in Acme can be changed" in page
+    assert f"To have it reactivated, contact {SUPPORT}" in page
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_deactivated_tenant_refuses_every_write_with_a_page_saying_who_to_contact(
+    client, deactivated, key_checks, route
+):
+    signed_in(client, deactivated.people[Role.OWNER])  # the owner may do anything anywhere else
+    before = state()
+    response = client.post(deactivated.url(route), write_data())
+    assert_deactivated_page(response)
+    assert state() == before
+    assert key_checks.checked == []  # not even the provider was asked about a key
+
+
+def test_without_a_support_address_the_page_names_the_operators(client, deactivated, settings):
+    settings.SINATRA_SUPPORT_EMAIL = ""
+    signed_in(client, deactivated.people[Role.OWNER])
+    response = client.post(reverse("setup-name", args=["acme"]), {"name": "Renamed"})
+    assert response.status_code == 403
+    assert "contact the operators who run this Sinatra installation" in text(response)
+
+
+@pytest.mark.parametrize("route", [route for route in ROUTES if ACCESS[TENANT_URLS[route].name].get])
+def test_a_deactivated_tenant_may_still_be_read(client, deactivated, key_checks, route):
+    signed_in(client, deactivated.people[Role.OWNER])
+    assert client.get(deactivated.url(route)).status_code == 200
+
+
+def test_a_stranger_or_a_role_that_may_not_write_hears_nothing_about_the_deactivation(client, deactivated):
+    signed_in(client, deactivated.stranger)
+    response = client.post(reverse("setup-name", args=["acme"]), write_data())
+    assert response.status_code == 404
+    assert "deactivated" not in text(response)
+    signed_in(client, deactivated.people[Role.MEMBER])
+    response = client.post(reverse("setup-name", args=["acme"]), write_data())
+    assert response.status_code == 403
+    assert "Not allowed" in text(response)
+
+
+def test_a_deactivated_tenants_install_links_neither_set_a_password_nor_join(client, world, settings):
+    settings.SINATRA_SUPPORT_EMAIL = SUPPORT
+    acme = Tenant.objects.get(slug="acme")
+    new_link = urlsplit(invitation_create(tenant=acme, email="new@example.com", role=Role.MEMBER).url).path
+    person = make_person("sam@example.com")
+    join_link = urlsplit(invitation_create(tenant=acme, email="sam@example.com", role=Role.ADMIN).url).path
+    Tenant.objects.filter(pk=acme.pk).update(is_active=False)
+    before = state()
+    password = {"new_password1": "a long enough passphrase 42", "new_password2": "a long enough passphrase 42"}
+    for response in (client.get(new_link), client.post(new_link, password)):
+        assert_deactivated_page(response)
+    signed_in(client, person)
+    for response in (client.get(join_link), client.post(join_link)):
+        assert_deactivated_page(response)
+    assert state() == before
+    assert not get_user_model().objects.filter(email="new@example.com").exists()

@@ -4,28 +4,36 @@ Also what guards every form: CSRF, and sensitive_post_parameters on each view th
 password or a key, so that an error report never shows one.
 """
 
+import logging
 import re
+import time
+from datetime import timedelta
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.views.debug import SafeExceptionReporterFilter
 
-from tenants.models import Membership, Role, Tenant
+from console import throttle
+from tenants.models import Membership, Role, SignUp, Tenant
 from tenants.services import invitation_create
 from tests.fakes.providers import anthropic_key
 from tests.web import (
     PASSWORD,
     assert_key_never_shown,
+    confirm_link,
     inputs_named,
     join,
     labels,
     make_person,
+    messages_of,
     signed_in,
     tenant_url_patterns,
     text,
@@ -310,36 +318,208 @@ def test_sign_up_is_404_when_off(client, db):
 
 
 @pytest.fixture
-def signup_on(settings):
+def signup_on(settings, transactional_db):
+    """Sign-up on; each request commits for real, so that the mail sent after commit goes out."""
     settings.SINATRA_ALLOW_SIGNUP = True
 
 
-def test_sign_up_when_on_creates_a_person_and_the_tenant_they_own(client, db, signup_on):
+def test_sign_up_makes_an_account_that_waits_until_its_address_is_confirmed(client, db, signup_on, mailoutbox):
     assert "Create an account" in text(client.get(LOGIN))
     response = client.get(SIGNUP)
     assert labels(response) == ["Email", "Password", "Password again", "Tenant name", "Tenant address"]
     response = client.post(SIGNUP, signup_data(email="Founder@Example.com"))
-    assert response.url == reverse("setup-keys", args=["initech"])
+    assert response.url == reverse("signup-sent")
+    assert "Check your email" in text(client.get(response.url))
     person = get_user_model().objects.get()
     assert (person.username, person.email) == ("founder@example.com", "founder@example.com")
     assert person.check_password(PASSWORD)
+    assert not person.is_active
     tenant = Tenant.objects.get()
     assert (tenant.slug, tenant.name) == ("initech", "Initech")
     assert Membership.objects.get(user=person, tenant=tenant).role == Role.OWNER
+    assert SignUp.objects.get(user=person).confirmed_at is None
+    assert signed_in_user(client).is_anonymous
+    assert sign_in(client, "founder@example.com").status_code == 200
+    assert signed_in_user(client).is_anonymous
+
+    [mail] = mailoutbox
+    assert mail.to == ["founder@example.com"]
+    assert mail.subject == "Confirm your address for Sinatra"
+    link = confirm_link(mail)
+    response = client.get(link)
+    assert "Confirm your address" in text(response)
+    assert labels(response) == ["Password"]
+    response = client.post(link, {"password": PASSWORD}, follow=True)
+    assert response.redirect_chain == [(reverse("setup-keys", args=["initech"]), 302)]
+    assert "Your address is confirmed. Welcome to Sinatra." in messages_of(response)
+    person.refresh_from_db()
+    assert person.is_active
+    assert SignUp.objects.get(user=person).confirmed_at is not None
     assert signed_in_user(client) == person
+
+    client.post(reverse("logout"))
+    response = client.get(link)
+    assert response.status_code == 410
+    assert "This address is confirmed already: sign in." in text(response)
+    assert sign_in(client, "founder@example.com").status_code == 302
+
+
+def test_the_confirmation_link_needs_the_password_chosen_at_sign_up(client, db, signup_on, mailoutbox):
+    """Receiving the mail is not enough: whoever merely got it cannot confirm someone else's sign-up."""
+    client.post(SIGNUP, signup_data())
+    link = confirm_link(mailoutbox[0])
+    response = client.post(link, {"password": NEW_PASSWORD})
+    assert response.status_code == 200
+    assert "That is not the password this account was created with." in text(response)
+    assert NEW_PASSWORD not in response.content.decode()
+    assert not get_user_model().objects.get().is_active
+    assert signed_in_user(client).is_anonymous
+
+
+def test_an_unconfirmed_account_is_told_so_at_sign_in_and_offered_a_new_link(client, db, signup_on, mailoutbox):
+    client.post(SIGNUP, signup_data())
+    response = sign_in(client, "Founder@example.com")
+    assert response.status_code == 200
+    page = text(response)
+    assert "You have not confirmed your address yet, so this account cannot sign in." in page
+    assert "Your email and password do not match" not in page
+    [resend] = [attrs for attrs in inputs_named(response, "email")]
+    assert resend["value"] == "Founder@example.com"
+    assert signed_in_user(client).is_anonymous
+
+    response = client.post(reverse("signup-resend"), {"email": resend["value"]})
+    assert response.url == reverse("signup-sent")
+    assert len(mailoutbox) == 2
+    assert client.post(confirm_link(mailoutbox[1]), {"password": PASSWORD}).url == reverse(
+        "setup-keys", args=["initech"]
+    )
+
+
+def test_only_the_right_password_tells_that_an_account_is_unconfirmed(client, db, signup_on):
+    client.post(SIGNUP, signup_data())
+    response = sign_in(client, "founder@example.com", "wrong passphrase")
+    page = text(response)
+    assert "Your email and password do not match." in page
+    assert "confirmed" not in page
+    assert inputs_named(response, "email") == []
+
+
+def test_a_new_link_is_sent_only_to_a_sign_up_that_awaits_confirmation_and_the_answer_is_the_same(
+    client, db, signup_on, mailoutbox
+):
+    make_person("sam@example.com")
+    client.post(SIGNUP, signup_data())
+    mailoutbox.clear()
+    answers = [
+        client.post(reverse("signup-resend"), {"email": email})
+        for email in ("nobody@example.com", "sam@example.com", "FOUNDER@example.com")
+    ]
+    assert {(answer.status_code, answer.url) for answer in answers} == {(302, reverse("signup-sent"))}
+    assert [mail.to for mail in mailoutbox] == [["founder@example.com"]]
+
+
+def test_a_confirmation_link_is_built_on_sinatra_base_url_not_the_request_host(
+    client, db, signup_on, mailoutbox, settings
+):
+    settings.SINATRA_BASE_URL = "https://sinatra.example.com"
+    settings.ALLOWED_HOSTS = ["testserver", "evil.example"]
+    client.post(SIGNUP, signup_data(), HTTP_HOST="evil.example")
+    body = mailoutbox[0].body
+    assert "https://sinatra.example.com/accounts/confirm/" in body
+    assert "evil.example" not in body
+
+
+def test_a_confirmation_link_expires_and_a_tampered_one_is_404(client, db, signup_on, mailoutbox, monkeypatch):
+    client.post(SIGNUP, signup_data())
+    link = confirm_link(mailoutbox[0])
+    token = link.split("/")[-2]
+    assert client.get(f"/accounts/confirm/{token[:-1]}{'A' if token[-1] != 'A' else 'B'}/").status_code == 404
+    later = time.time() + timedelta(days=settings.SINATRA_INVITATION_DAYS, minutes=1).total_seconds()
+    monkeypatch.setattr(signing, "time", SimpleNamespace(time=lambda: later))
+    for response in (client.get(link), client.post(link, {"password": PASSWORD})):
+        assert response.status_code == 410
+        assert "This link has expired: sign in, and we will email you a new one." in text(response)
+    assert not get_user_model().objects.get().is_active
+
+
+def test_a_password_reset_confirms_an_unconfirmed_sign_up(client, db, signup_on, mailoutbox):
+    client.post(SIGNUP, signup_data())
+    client.post(reverse("password_reset"), {"email": "founder@example.com"})
+    reset = mailoutbox[-1]
+    assert reset.subject == "Reset your Sinatra password"
+    form_url = client.get(reset_link(reset)).url
+    client.post(form_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    person = get_user_model().objects.get()
+    assert person.is_active
+    assert SignUp.objects.get().confirmed_at is not None
+    assert sign_in(client, "founder@example.com", NEW_PASSWORD).status_code == 302
+
+
+def test_a_squatters_sign_up_gains_nothing_when_an_operator_names_the_address_as_owner(
+    client, db, signup_on, mailoutbox, run_command
+):
+    Client().post(SIGNUP, signup_data(email="cfo@corp2.example", tenant_slug="squat", tenant_name="Squat"))
+    squatters_link = confirm_link(mailoutbox[0])
+
+    out, _ = run_command("create_tenant", "corp2", "--owner-email", "cfo@corp2.example")
+    assert "cfo@corp2.example had signed up without confirming the address: that sign-up is discarded" in out
+    assert "has an account: they sign in" not in out
+    link = urlsplit(out.strip().splitlines()[-1]).path
+    assert link.startswith("/install/")
+
+    # What the squatter knows opens nothing: not sign-in, not the confirmation link.
+    assert sign_in(client, "cfo@corp2.example").status_code == 200
+    assert signed_in_user(client).is_anonymous
+    assert client.get(squatters_link).status_code == 404
+    assert client.post(squatters_link, {"password": PASSWORD}).status_code == 404
+    assert not Tenant.objects.filter(slug="squat").exists()
+
+    # The operator's link lets the person the address belongs to choose the password.
+    response = client.post(link, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert response.url == reverse("setup-name", args=["corp2"])
+    cfo = get_user_model().objects.get(email="cfo@corp2.example")
+    assert cfo.is_active
+    assert cfo.check_password(NEW_PASSWORD)
+    assert list(cfo.memberships.values_list("tenant__slug", "role")) == [("corp2", Role.OWNER)]
+    client.post(reverse("logout"))
+    assert sign_in(client, "cfo@corp2.example", PASSWORD).status_code == 200
+    assert signed_in_user(client).is_anonymous
+
+
+def test_a_squatter_who_also_took_the_slug_loses_it_to_the_operators_tenant(client, db, signup_on, run_command):
+    Client().post(SIGNUP, signup_data(email="cfo@corp2.example", tenant_slug="corp2", tenant_name="Mine now"))
+    squatted = Tenant.objects.get(slug="corp2")
+    out, _ = run_command("create_tenant", "corp2", "--name", "Corp 2", "--owner-email", "cfo@corp2.example")
+    tenant = Tenant.objects.get(slug="corp2")
+    assert f"Created tenant corp2 (Corp 2), id {tenant.pk}." in out
+    assert tenant.pk != squatted.pk
+
+
+def test_an_invitation_never_sets_the_password_of_an_unconfirmed_sign_up(client, tenant, signup_on, people):
+    """Only the operator's owner link discards a sign-up: an owner's invitation asks the account to sign in."""
+    Client().post(SIGNUP, signup_data(email="sam@example.com"))
+    signed_in(client, people[Role.OWNER])
+    response = client.post(reverse("members", args=["acme"]), {"email": "sam@example.com", "role": Role.ADMIN})
+    link = urlsplit(response.context["issued"].url).path
+    client.post(reverse("logout"))
+    assert client.get(link).url.startswith(LOGIN)
+    client.post(link, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    sam = get_user_model().objects.get(email="sam@example.com")
+    assert sam.check_password(PASSWORD)
+    assert not sam.is_active
+    assert not Membership.objects.filter(user=sam, tenant=tenant).exists()
 
 
 @pytest.mark.parametrize(
     ("changes", "problem"),
     [
-        ({"email": "taken@example.com"}, "An account with this email exists: sign in instead."),
         ({"tenant_slug": "acme"}, "That address is taken: choose another."),
         ({"tenant_slug": "Not A Slug"}, "is not a valid tenant slug"),
         ({"password2": "another passphrase 1"}, "The two passwords differ."),
         ({"password1": "qwertyuiop", "password2": "qwertyuiop"}, "This password is too common."),
         ({"email": "not-an-email"}, "Enter a valid email address."),
     ],
-    ids=["email taken", "slug taken", "bad slug", "passwords differ", "weak password", "bad email"],
+    ids=["slug taken", "bad slug", "passwords differ", "weak password", "bad email"],
 )
 def test_sign_up_refuses_with_a_reason_and_creates_nothing(client, tenant, signup_on, changes, problem):
     make_person("taken@example.com")
@@ -352,6 +532,142 @@ def test_sign_up_refuses_with_a_reason_and_creates_nothing(client, tenant, signu
         assert data[field] not in response.content.decode()
     assert list(Tenant.objects.values_list("slug", flat=True)) == ["acme"]
     assert list(get_user_model().objects.values_list("email", flat=True)) == ["taken@example.com"]
+
+
+# --- Sign-up and reset mail: the same answer for any address, and throttled
+
+
+def test_sign_up_with_an_address_that_has_an_account_answers_like_any_other_and_mails_its_owner(
+    client, db, signup_on, mailoutbox
+):
+    taken = make_person("taken@example.com")
+    fresh = client.post(SIGNUP, signup_data(email="new@example.com", tenant_slug="new-co"))
+    again = Client().post(SIGNUP, signup_data(email="Taken@Example.com", tenant_slug="taken-co"))
+    assert (again.status_code, again.url) == (fresh.status_code, fresh.url) == (302, reverse("signup-sent"))
+    assert not Tenant.objects.filter(slug="taken-co").exists()
+    assert list(get_user_model().objects.order_by("pk").values_list("email", flat=True)) == [
+        "taken@example.com",
+        "new@example.com",
+    ]
+    taken.refresh_from_db()
+    assert taken.check_password(PASSWORD)
+    notice = mailoutbox[-1]
+    assert notice.to == ["taken@example.com"]
+    assert notice.subject == "Someone tried to sign up with your address"
+    assert "Nothing was created or changed." in notice.body
+    assert "http://testserver/accounts/password_reset/" in notice.body
+    assert "/accounts/confirm/" not in notice.body
+
+
+def test_a_taken_tenant_address_is_refused_the_same_whoever_signs_up(client, tenant, signup_on, mailoutbox):
+    make_person("taken@example.com")
+    for email in ("taken@example.com", "new@example.com"):
+        response = client.post(SIGNUP, signup_data(email=email, tenant_slug="acme"))
+        assert response.status_code == 200
+        assert "That address is taken: choose another." in text(response)
+    assert mailoutbox == []
+
+
+def allowed(limit: throttle.Limit) -> int:
+    return int(limit.rate.split("/")[0])
+
+
+PER_CLIENT, PER_ADDRESS = throttle.MAIL
+
+
+def assert_throttled(response) -> None:
+    assert response.status_code == 429
+    page = text(response)
+    assert "Too many requests" in page
+    assert "nothing was sent. Try again in" in page
+    assert 1 <= int(response["Retry-After"]) <= 3600
+
+
+def test_sign_ups_from_one_client_address_are_throttled(db, signup_on, mailoutbox):
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    for index in range(allowed(PER_CLIENT)):
+        response = client.post(SIGNUP, signup_data(email=f"person{index}@example.com", tenant_slug=f"co-{index}"))
+        assert response.status_code == 302
+    response = client.post(SIGNUP, signup_data(email="one-more@example.com", tenant_slug="one-more"))
+    assert_throttled(response)
+    assert not get_user_model().objects.filter(email="one-more@example.com").exists()
+    assert len(mailoutbox) == allowed(PER_CLIENT)
+    # Another client is not held up.
+    assert Client(REMOTE_ADDR="198.51.100.8").post(SIGNUP, signup_data()).status_code == 302
+
+
+def test_mail_to_one_address_is_throttled_across_sign_up_new_links_and_password_reset(db, signup_on, mailoutbox):
+    make_person("sam@example.com")
+    posts = [
+        (SIGNUP, signup_data(email="sam@example.com", tenant_slug="sam-co")),
+        (reverse("signup-resend"), {"email": "SAM@example.com"}),
+        (reverse("password_reset"), {"email": "sam@example.com"}),
+    ]
+    for index, (url, data) in enumerate(posts[: allowed(PER_ADDRESS)]):
+        assert Client(REMOTE_ADDR=f"198.51.100.{index + 1}").post(url, data).status_code == 302
+    sent = len(mailoutbox)
+    for index, (url, data) in enumerate(posts):
+        assert_throttled(Client(REMOTE_ADDR=f"203.0.113.{index + 1}").post(url, data))
+    assert len(mailoutbox) == sent
+    assert Client().post(reverse("password_reset"), {"email": "kim@example.com"}).status_code == 302
+
+
+def test_password_reset_mail_is_throttled_per_client_address(db, mailoutbox):
+    for index in range(allowed(PER_CLIENT)):
+        make_person(f"person{index}@example.com")
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    for index in range(allowed(PER_CLIENT)):
+        assert client.post(reverse("password_reset"), {"email": f"person{index}@example.com"}).status_code == 302
+    make_person("one-more@example.com")
+    assert_throttled(client.post(reverse("password_reset"), {"email": "one-more@example.com"}))
+    assert len(mailoutbox) == allowed(PER_CLIENT)
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_address_is_counted(db, settings, mailoutbox):
+    settings.USE_X_FORWARDED_FOR = True
+    proxy = Client(REMOTE_ADDR="10.0.0.2")
+    for index in range(allowed(PER_CLIENT)):
+        forwarded = {"HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+        assert proxy.post(reverse("password_reset"), {"email": f"p{index}@example.com"}, **forwarded).status_code == 302
+    assert_throttled(
+        proxy.post(reverse("password_reset"), {"email": "x@example.com"}, HTTP_X_FORWARDED_FOR="198.51.100.7")
+    )
+    # Another client behind the same proxy is not; a client's own X-Forwarded-For entry is not trusted.
+    other = {"HTTP_X_FORWARDED_FOR": "203.0.113.9, 198.51.100.8"}
+    assert proxy.post(reverse("password_reset"), {"email": "y@example.com"}, **other).status_code == 302
+    spoofed = {"HTTP_X_FORWARDED_FOR": "203.0.113.9, 198.51.100.7"}
+    assert_throttled(proxy.post(reverse("password_reset"), {"email": "z@example.com"}, **spoofed))
+
+
+def test_guessing_the_password_on_a_confirmation_link_is_throttled(client, db, signup_on, mailoutbox):
+    client.post(SIGNUP, signup_data())
+    link = confirm_link(mailoutbox[0])
+    for _ in range(allowed(throttle.CONFIRM[0])):
+        assert client.post(link, {"password": "a wrong guess"}).status_code == 200
+    assert_throttled(client.post(link, {"password": PASSWORD}))
+    assert not get_user_model().objects.get().is_active
+
+
+def test_a_throttled_confirmation_is_logged_without_its_token(client, db, signup_on, mailoutbox, caplog):
+    client.post(SIGNUP, signup_data())
+    link = confirm_link(mailoutbox[0])
+    caplog.set_level(logging.DEBUG)
+    for _ in range(allowed(throttle.CONFIRM[0]) + 1):
+        response = client.post(link, {"password": "a wrong guess"})
+    assert response.status_code == 429
+    assert link.split("/")[-2] not in caplog.text
+    assert "POST /accounts/confirm/<token>/ 429" in caplog.text  # the access-log line, token masked
+
+
+def test_when_the_cache_cannot_count_mail_still_goes_out(db, mailoutbox, monkeypatch, caplog):
+    def cache_down(*args, **kwargs):
+        raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr(throttle, "get_usage", cache_down)
+    make_person("sam@example.com")
+    assert Client().post(reverse("password_reset"), {"email": "sam@example.com"}).status_code == 302
+    assert len(mailoutbox) == 1
+    assert "could not count" in caplog.text
 
 
 # --- CSRF on every form
@@ -402,8 +718,9 @@ def test_every_tenant_form_refuses_a_post_without_csrf_token(csrf_world, people,
         (LOGIN, {"username": "sam@example.com", "password": PASSWORD}),
         (reverse("password_reset"), {"email": "sam@example.com"}),
         (reverse("signup"), signup_data()),
+        (reverse("signup-resend"), {"email": "sam@example.com"}),
     ],
-    ids=["login", "password_reset", "signup"],
+    ids=["login", "password_reset", "signup", "signup-resend"],
 )
 def test_every_signed_out_form_refuses_a_post_without_csrf_token(db, signup_on, mailoutbox, url, data):
     make_person("sam@example.com")
@@ -457,7 +774,7 @@ def secrets_world(tenant, people, key_checks, signup_on, mailoutbox):
     Client().post(reverse("password_reset"), {"email": people[Role.OWNER].email})
     reset = Client()
     reset_url = reset.get(reset_link(mailoutbox[0])).url
-    return {"tenant": tenant, "people": people, "reset": reset, "reset_url": reset_url}
+    return {"tenant": tenant, "people": people, "reset": reset, "reset_url": reset_url, "mailoutbox": mailoutbox}
 
 
 def post_to(secrets_world, view: str, data: dict):
@@ -470,6 +787,9 @@ def post_to(secrets_world, view: str, data: dict):
     if view == "install":
         issued = invitation_create(tenant=secrets_world["tenant"], email="new@example.com", role=Role.MEMBER)
         return Client().post(urlsplit(issued.url).path, data)
+    if view == "signup_confirm":
+        Client().post(SIGNUP, signup_data(email="confirming@example.com", tenant_slug="confirming"))
+        return Client().post(confirm_link(secrets_world["mailoutbox"][-1]), data)
     if view == "password_reset_confirm":
         return secrets_world["reset"].post(secrets_world["reset_url"], data)
     client = signed_in(Client(), people[Role.OWNER])
@@ -486,6 +806,7 @@ def post_to(secrets_world, view: str, data: dict):
     [
         ("login", ["password"]),
         ("signup", ["password1", "password2"]),
+        ("signup_confirm", ["password"]),
         ("install", ["new_password1", "new_password2"]),
         ("password_change", ["old_password", "new_password1", "new_password2"]),
         ("password_reset_confirm", ["new_password1", "new_password2"]),

@@ -6,6 +6,8 @@ keys (checked for shape, verified live, never shown again) and picks the default
 preview of how .sinatrarc examples resolve.
 """
 
+import importlib
+import logging
 import re
 import time
 from datetime import timedelta
@@ -13,6 +15,7 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.test import override_settings
@@ -21,11 +24,12 @@ from django.utils import timezone
 
 from credentials.models import CredentialEvent, EventKind, TenantModelCredential
 from tenants.models import Invitation, Membership, Role, Tenant
-from tenants.services import invitation_create, invitation_revoke, membership_add
+from tenants.services import invitation_create, invitation_revoke
 from tests.fakes.providers import anthropic_key, openrouter_key
 from tests.web import (
     PASSWORD,
     assert_key_never_shown,
+    confirm_link,
     inputs_named,
     join,
     labels,
@@ -248,6 +252,114 @@ def test_a_link_never_sets_the_password_of_an_account_that_owns_another_tenant(c
     assert Membership.objects.get(user=pat, tenant=tenant).role == Role.MEMBER
 
 
+def last_line(out: str) -> str:
+    return out.strip().splitlines()[-1]
+
+
+def test_a_co_owners_link_never_sets_the_password_of_an_owner_who_has_none_yet(client, tenant, run_command):
+    """create_tenant made the CEO, who has not used their link: a co-owner's invitation is no way in."""
+    out, _ = run_command("create_tenant", "acme", "--owner-email", "ceo@acme.example")
+    ceo_link = path_of(last_line(out))
+    signed_in(client, join(tenant, Role.OWNER, email="cofounder@acme.example"))
+    response = client.post(reverse("members", args=["acme"]), {"email": "ceo@acme.example", "role": Role.ADMIN})
+    link = path_of(response.context["issued"].url)
+    client.post(reverse("logout"))
+
+    assert client.get(link).url.startswith(reverse("login"))
+    response = set_password(client, link, "taken over passphrase 99")
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+    ceo = get_user_model().objects.get(email="ceo@acme.example")
+    assert not ceo.has_usable_password()
+    assert signed_in_user(client).is_anonymous
+    client.post(reverse("login"), {"username": "ceo@acme.example", "password": "taken over passphrase 99"})
+    assert signed_in_user(client).is_anonymous
+
+    # The CEO's own link still works; it alone chooses their password.
+    assert set_password(client, ceo_link).url == reverse("setup-name", args=["acme"])
+    ceo.refresh_from_db()
+    assert ceo.check_password(PASSWORD)
+    assert signed_in_user(client) == ceo
+
+
+def test_the_password_service_refuses_an_account_it_was_not_issued_to_create(tenant):
+    from tenants.services import InvitationError, invitation_accept_with_password
+
+    person = make_person("ceo@example.com", password=None)
+    issued = invitation_create(tenant=tenant, email="ceo@example.com", role=Role.OWNER)
+    with pytest.raises(InvitationError, match="sign in"):
+        invitation_accept_with_password(invitation=issued.invitation, password="taken over passphrase 99")
+    person.refresh_from_db()
+    assert not person.has_usable_password()
+    assert not Membership.objects.exists()
+    assert Invitation.objects.get().state == "pending"
+
+
+def test_create_tenant_run_again_for_an_owner_without_a_password_prints_a_fresh_link_that_works(
+    db, client, run_command
+):
+    run_command("create_tenant", "acme", "--owner-email", "pat@example.com")
+    out, _ = run_command("create_tenant", "acme", "--owner-email", "pat@example.com")
+    assert "pat@example.com is already owner of acme" in out
+    assert set_password(client, path_of(last_line(out))).url == reverse("setup-name", args=["acme"])
+    assert get_user_model().objects.get(email="pat@example.com").check_password(PASSWORD)
+
+
+def test_create_tenant_prints_no_link_for_an_account_without_a_password_it_did_not_create(db, run_command):
+    make_person("pat@example.com", password=None)  # e.g. made in the admin
+    out, _ = run_command("create_tenant", "acme", "--owner-email", "pat@example.com")
+    assert "/install/" not in out
+    assert (
+        "pat@example.com has an account without a password that this command did not create: "
+        "give it one in the admin, then they sign in." in out
+    )
+    assert not Invitation.objects.exists()
+
+
+def test_a_link_for_a_new_person_records_the_account_it_created(client, tenant):
+    set_password(client, invite(tenant, "new@example.com"))
+    person = get_user_model().objects.get(email="new@example.com")
+    assert Invitation.objects.get().creates_user == person
+
+
+def test_an_invitation_from_the_members_page_leaves_the_owners_own_link_working(client, tenant, run_command):
+    out, _ = run_command("create_tenant", "acme", "--owner-email", "ceo@acme.example")
+    invitation_create(tenant=tenant, email="ceo@acme.example", role=Role.MEMBER, invited_by=join(tenant, Role.OWNER))
+    assert client.get(path_of(last_line(out))).status_code == 200
+
+
+def test_links_create_tenant_issued_before_the_upgrade_keep_choosing_their_owners_password(tenant):
+    """The migration that added creates_user marks the owner links create_tenant had issued."""
+    migration = importlib.import_module("tenants.migrations.0003_invitation_creates_user")
+    owner = make_person("owner@example.com", password=None)
+    owners_link = invitation_create(tenant=tenant, email="owner@example.com", role=Role.OWNER).invitation
+    person = make_person("sam@example.com", password=None)
+    members_link = invitation_create(
+        tenant=tenant, email="sam@example.com", role=Role.MEMBER, invited_by=join(tenant, Role.OWNER)
+    ).invitation
+    operator = make_person("ops@example.com", password=None, is_staff=True)
+    operators_link = invitation_create(tenant=tenant, email="ops@example.com", role=Role.OWNER).invitation
+    migration.owner_links_create_their_accounts(django_apps, None)
+    assert Invitation.objects.get(pk=owners_link.pk).creates_user == owner
+    assert Invitation.objects.get(pk=members_link.pk).creates_user is None
+    assert Invitation.objects.get(pk=operators_link.pk).creates_user is None
+    assert person.memberships.count() == 0
+    assert operator.memberships.count() == 0
+
+
+def test_refusals_of_a_link_that_still_works_are_logged_without_its_token(client, tenant, caplog):
+    link = invite(tenant, "sam@example.com")
+    token = link.split("/")[2]
+    caplog.set_level(logging.DEBUG)
+    signed_in(client, make_person("other@example.com"))
+    assert client.get(link).status_code == 403  # the wrong account
+    Tenant.objects.filter(pk=tenant.pk).update(is_active=False)
+    assert client.get(link).status_code == 403  # a deactivated tenant
+    assert token not in caplog.text
+    # One access-log line per request (django.request logs only 5xx), the token masked.
+    assert caplog.text.count("GET /install/<token>/ 403") == 2
+
+
 # --- Links that no longer work
 
 
@@ -332,10 +444,10 @@ def test_a_link_to_a_deleted_tenant_is_404(client, tenant):
 
 
 @pytest.fixture
-def owner(client, tenant):
+def owner(client, tenant, run_command):
     """The owner create_tenant names, signed in by their link, on a tenant with no key yet."""
-    membership_add(tenant=tenant, user=make_person("owner@example.com", password=None), role=Role.OWNER)
-    set_password(client, invite(tenant, "owner@example.com", Role.OWNER))
+    out, _ = run_command("create_tenant", "acme", "--owner-email", "owner@example.com")
+    set_password(client, path_of(out.strip().splitlines()[-1]))
     return client
 
 
@@ -595,9 +707,9 @@ def test_an_empty_default_model_means_sonnet(anthropic_only, tenant, key_checks)
     assert tenant.default_model == ""
 
 
-def test_signup_leads_into_the_keys_step(client, db, settings, key_checks):
+def test_a_confirmed_sign_up_leads_into_the_keys_step(client, transactional_db, settings, key_checks, mailoutbox):
     settings.SINATRA_ALLOW_SIGNUP = True
-    response = client.post(
+    client.post(
         reverse("signup"),
         {
             "email": "founder@example.com",
@@ -607,6 +719,7 @@ def test_signup_leads_into_the_keys_step(client, db, settings, key_checks):
             "tenant_slug": "initech",
         },
     )
+    response = client.post(confirm_link(mailoutbox[0]), {"password": PASSWORD})
     assert response.url == reverse("setup-keys", args=["initech"])
     assert steps(client.get(response.url)) == "Keys"
 

@@ -9,8 +9,9 @@ from django.core.management import CommandError, call_command
 
 from credentials.kms.local import generate_key, local_kek_id
 from credentials.models import CredentialEvent, Status, TenantModelCredential
-from credentials.services import credential_open
-from providers.secret import key_hint
+from credentials.services import Actor, credential_create, credential_open, credential_revoke
+from providers.secret import Secret, key_hint
+from tenants.errors import TenantDeactivated
 from tenants.models import Membership, Role, Tenant
 from tests.fakes.providers import anthropic_key, openrouter_key
 
@@ -301,6 +302,35 @@ def test_seed_credential_without_kms_stores_nothing(tenant, settings):
     assert key not in message
     assert not TenantModelCredential.objects.exists()
     assert not CredentialEvent.objects.exists()
+
+
+def test_seed_credential_refuses_a_deactivated_tenant_before_asking_for_the_key(tenant):
+    Tenant.objects.filter(pk=tenant.pk).update(is_active=False)
+    key = anthropic_key()
+    message = command_error("seed_credential", "--tenant", "acme", "--provider", "anthropic", stdin=io.StringIO(key))
+    assert message == (
+        "Tenant acme is deactivated: nothing can be changed in it until an operator reactivates it. Nothing was stored."
+    )
+    assert not TenantModelCredential.objects.exists()
+    assert not CredentialEvent.objects.exists()
+
+
+def test_the_credential_services_store_no_key_for_a_deactivated_tenant_but_still_revoke(tenant, store_key):
+    """The tenant in hand may be stale: the row the service locks decides."""
+    kept = store_key(tenant, "openrouter")
+    Tenant.objects.filter(pk=tenant.pk).update(is_active=False)
+    for write in (
+        lambda: credential_create(
+            tenant=tenant, provider="anthropic", secret=Secret(anthropic_key()), actor=Actor.command("test")
+        ),
+        lambda: store_key(Tenant.objects.get(pk=tenant.pk), "anthropic"),
+    ):
+        with pytest.raises(TenantDeactivated):
+            write()
+    assert list(TenantModelCredential.objects.values_list("pk", flat=True)) == [kept.pk]
+    credential_revoke(credential=kept, actor=Actor.command("test"))  # offboarding: keys may still go
+    kept.refresh_from_db()
+    assert kept.status == Status.REVOKED
 
 
 # --- verify_credentials

@@ -21,7 +21,7 @@ from credentials.models import CredentialEvent, EventKind, Status, TenantModelCr
 from credentials.services import credential_open
 from providers.secret import key_hint
 from tests.fakes.providers import anthropic_key, openrouter_key
-from tests.helpers import PROJECT_DIR, command_env, database_url
+from tests.helpers import PROJECT_DIR, command_env, database_url, sessions_waiting_on_locks
 
 pytestmark = [
     pytest.mark.postgres,
@@ -46,17 +46,6 @@ class Run:
 
     def describe(self) -> str:
         return f"{' '.join(self.args)} -> exit {self.returncode}\nstdout: {self.stdout}\nstderr: {self.stderr}"
-
-
-def _waiting_on_locks() -> int:
-    """Return how many sessions of this test database are blocked on a lock right now."""
-    with connection.cursor() as cursor:
-        # pg_stat_activity is a snapshot per transaction; take a fresh one.
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
 
 
 def run_contending(commands: list[tuple[tuple[str, ...], str]]) -> list[Run]:
@@ -85,7 +74,7 @@ def run_contending(commands: list[tuple[tuple[str, ...], str]]) -> list[Run]:
             runs.append(Run(args=args, stdin=stdin, process=process))
         # A hang guard, not a speed requirement: every process must reach the lock.
         deadline = time.monotonic() + 300
-        while _waiting_on_locks() < len(runs):
+        while sessions_waiting_on_locks() < len(runs):
             finished = [run for run in runs if run.process.poll() is not None]
             if finished or time.monotonic() > deadline:
                 for run in runs:

@@ -18,6 +18,7 @@ from routing.errors import MissingCredential
 from routing.service import resolve
 from tenants.models import Membership, Role, Tenant
 from tests.helpers import find_leaks
+from tests.web import confirm_link
 
 from .ui import (
     OWNER_EMAIL,
@@ -251,7 +252,9 @@ def test_an_owner_goes_from_the_install_link_to_working_keys_and_no_key_leaks(
     assert find_leaks(stored, keys.values()) == []
 
 
-def test_where_sign_up_is_on_a_person_creates_a_tenant_and_continues_with_its_keys(opened, live, settings, screenshots):
+def test_where_sign_up_is_on_a_person_creates_a_tenant_and_continues_with_its_keys(
+    opened, live, settings, screenshots, mailoutbox
+):
     settings.SINATRA_ALLOW_SIGNUP = True
     page = opened.page
     page.goto(f"{live}/accounts/login/")
@@ -276,6 +279,12 @@ def test_where_sign_up_is_on_a_person_creates_a_tenant_and_continues_with_its_ke
     page.get_by_label("Password again", exact=True).fill(PASSWORD)
     page.get_by_label("Tenant address", exact=True).fill("initech")
     page.get_by_role("button", name="Create account and tenant").click()
+    # The address is confirmed first: the mailed link, with the password chosen above.
+    expect_heading(page, "Check your email")
+    page.goto(live + confirm_link(mailoutbox[-1]))
+    expect_heading(page, "Confirm your address")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Confirm and sign in").click()
     expect_heading(page, "Add your model provider keys")
     assert page.url == f"{live}/t/initech/setup/keys/"
     assert Membership.objects.get(tenant__slug="initech", user__email="founder@example.com").role == Role.OWNER

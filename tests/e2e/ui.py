@@ -268,3 +268,22 @@ def install_link(slug: str, *, owner_email: str) -> str:
     out = io.StringIO()
     call_command("create_tenant", slug, "--owner-email", owner_email, stdout=out)
     return out.getvalue().strip().splitlines()[-1]
+
+
+def sign_in(page: Page, live: str, email: str, password: str = PASSWORD) -> None:
+    """Fill in and send the sign-in page, as a person would."""
+    page.goto(f"{live}/accounts/login/")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def sign_up(page: Page, live: str, *, email: str, slug: str, name: str, password: str = PASSWORD) -> None:
+    """Fill in and send the sign-up page."""
+    page.goto(f"{live}/accounts/signup/")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Password again", exact=True).fill(password)
+    page.get_by_label("Tenant name", exact=True).fill(name)
+    page.get_by_label("Tenant address", exact=True).fill(slug)
+    page.get_by_role("button", name="Create account and tenant").click()

@@ -17,6 +17,7 @@ from sinatra.logs import JsonFormatter, PlainFormatter, loggable_path
         ("/t/acme/credentials/?page=2&token=abc", "/t/acme/credentials/"),
         ("/install/Zx81-secret_token/", "/install/<token>/"),
         ("/install/Zx81-secret_token/?again=1", "/install/<token>/"),
+        ("/accounts/confirm/eyJzaWduZWQiOiJ0b2tlbiJ9:1a2b3c:sig/", "/accounts/confirm/<token>/"),
         ("/accounts/reset/MQ/cv1t-0123456789abcdef/", "/accounts/reset/MQ/<token>/"),
         ("/accounts/reset/MQ/set-password/", "/accounts/reset/MQ/set-password/"),
         ("/api/v1/resolve", "/api/v1/resolve"),

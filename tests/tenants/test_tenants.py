@@ -1,6 +1,7 @@
 """Tenants and memberships: the models, the services that write them, and their admin pages."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -8,9 +9,23 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from tenants.models import Membership, Role, Tenant
-from tenants.services import membership_add, tenant_create, user_for_email, validate_tenant_slug
+from routing.policy import tenant_set_default_model
+from tenants.errors import SlugTaken, TenantDeactivated
+from tenants.models import Invitation, Membership, Role, SignUp, Tenant
+from tenants.services import (
+    account_sign_up,
+    invitation_accept,
+    invitation_create,
+    invitation_revoke,
+    membership_add,
+    membership_remove,
+    tenant_create,
+    tenant_update,
+    user_for_email,
+    validate_tenant_slug,
+)
 
 TENANTS = reverse("admin:tenants_tenant_changelist")
 MEMBERSHIPS = reverse("admin:tenants_membership_changelist")
@@ -282,3 +297,73 @@ def test_changelists_run_a_constant_number_of_queries(admin_client, make_tenant,
     for index in range(1, 10):
         Membership.objects.create(user=make_user(f"user-{index}"), tenant=make_tenant(f"tenant-{index}"))
     assert queries_for(admin_client, url) == one_row
+
+
+# --- A deactivated tenant: the services refuse to write for it
+
+
+@pytest.fixture
+def deactivated(tenant) -> Tenant:
+    """acme, with an owner, deactivated in the database (the object in hand still says active)."""
+    Membership.objects.create(user=make_user("pat"), tenant=tenant, role=Role.OWNER)
+    Tenant.objects.filter(pk=tenant.pk).update(is_active=False)
+    return tenant
+
+
+def refuses(write) -> str:
+    with pytest.raises(TenantDeactivated) as excinfo:
+        write()
+    return str(excinfo.value)
+
+
+def test_the_tenant_services_refuse_to_write_for_a_deactivated_tenant(deactivated):
+    invitation = Invitation.objects.create(
+        tenant=deactivated, email="sam@example.com", role=Role.MEMBER, expires_at=timezone.now() + timedelta(days=1)
+    )
+    sam = make_user("sam", "sam@example.com")
+    writes = {
+        "membership_add": lambda: membership_add(tenant=deactivated, user=sam, role=Role.ADMIN),
+        "invitation_create": lambda: invitation_create(tenant=deactivated, email="kim@example.com", role=Role.MEMBER),
+        "invitation_accept": lambda: invitation_accept(invitation=invitation, user=sam),
+        "tenant_update": lambda: tenant_update(tenant=deactivated, name="Renamed"),
+        "tenant_set_default_model": lambda: tenant_set_default_model(tenant=deactivated, model="opus"),
+    }
+    for name, write in writes.items():
+        message = refuses(write)
+        assert message == (
+            "Tenant acme is deactivated: nothing can be changed in it until an operator reactivates it."
+        ), name
+    assert list(Membership.objects.values_list("user__username", flat=True)) == ["pat"]
+    assert list(Invitation.objects.values_list("email", "accepted_at")) == [("sam@example.com", None)]
+    assert list(Tenant.objects.values_list("name", "default_model")) == [("Acme", "")]
+
+
+def test_removing_people_and_withdrawing_links_still_work_for_a_deactivated_tenant(deactivated):
+    """Offboarding takes access away: that is never refused."""
+    sam = make_user("sam")
+    membership = Membership.objects.create(user=sam, tenant=deactivated, role=Role.MEMBER)
+    invitation = Invitation.objects.create(
+        tenant=deactivated, email="kim@example.com", role=Role.MEMBER, expires_at=timezone.now() + timedelta(days=1)
+    )
+    membership_remove(membership=membership)
+    invitation_revoke(invitation=invitation)
+    assert not Membership.objects.filter(user=sam).exists()
+    assert Invitation.objects.get().state == "revoked"
+
+
+def test_operators_see_sign_ups_and_whether_they_are_confirmed(admin_client, tenant):
+    user = make_user("founder", "founder@example.com")
+    SignUp.objects.create(user=user, tenant=tenant)
+    assert result_rows(admin_client, reverse("admin:tenants_signup_changelist")) == [
+        "founder signed up for acme (not confirmed)"
+    ]
+    assert admin_client.get(reverse("admin:tenants_signup_add")).status_code == 403
+
+
+def test_sign_up_for_a_taken_address_is_refused_by_the_database_and_creates_nothing(tenant):
+    """The form looks first; when a tenant took the slug since, the INSERT's unique constraint decides."""
+    with pytest.raises(SlugTaken, match=r"That address is taken: choose another\."):
+        account_sign_up(email="late@example.com", password="a long passphrase 42", tenant_slug="acme", tenant_name="X")
+    assert not get_user_model().objects.exists()
+    assert not Membership.objects.exists()
+    assert not SignUp.objects.exists()

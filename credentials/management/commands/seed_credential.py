@@ -8,7 +8,9 @@ from credentials.errors import CredentialError, VerificationUnavailable
 from credentials.services import Actor, credential_submit
 from providers import Provider, spec
 from providers.keys import MAX_KEY_LENGTH
+from tenants.errors import TenantError
 from tenants.management import tenant_for_command
+from tenants.services import tenant_require_active
 
 
 class Command(BaseCommand):
@@ -16,7 +18,7 @@ class Command(BaseCommand):
         "Store a tenant's API key for a provider, envelope-encrypted. The key is read from "
         "standard input (never from the command line); it replaces the tenant's active key for "
         "that provider, which is revoked in the same transaction. With --verify the provider "
-        "checks the key first, spending no tokens."
+        "checks the key first, spending no tokens. A deactivated tenant gets no key: reactivate it first."
     )
     stealth_options = ("stdin",)
 
@@ -40,8 +42,9 @@ class Command(BaseCommand):
             raise CommandError("--allow-unverified only makes sense with --verify.")
         tenant_row = tenant_for_command(tenant)
         entry = spec(provider)
-        raw = self.read_key(options.get("stdin") or sys.stdin, entry.key_label)
         try:
+            tenant_require_active(tenant_row)  # before the key is asked for
+            raw = self.read_key(options.get("stdin") or sys.stdin, entry.key_label)
             credential, replaced = credential_submit(
                 tenant=tenant_row,
                 provider=provider,
@@ -50,7 +53,7 @@ class Command(BaseCommand):
                 verify=verify,
                 allow_unverified=allow_unverified,
             )
-        except CredentialError as exc:
+        except (CredentialError, TenantError) as exc:
             raise self.refusal(exc) from None
         self.stdout.write(
             self.style.SUCCESS(
@@ -70,7 +73,7 @@ class Command(BaseCommand):
             self.stdout.write(f"It replaces {replaced.key_hint}, which is now revoked.")
 
     @staticmethod
-    def refusal(exc: CredentialError) -> CommandError:
+    def refusal(exc: CredentialError | TenantError) -> CommandError:
         """The one line a refused key ends the command with."""
         if isinstance(exc, VerificationUnavailable):
             return CommandError(
