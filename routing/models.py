@@ -1,7 +1,21 @@
-"""Service tokens: how workers in other languages authenticate to the HTTP API."""
+"""Service tokens and their audit trail: how workers in other languages authenticate to the HTTP API."""
+
+from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+
+from tenants.models import Tenant
+
+
+class Scope(models.TextChoices):
+    """Which tenants a service token may resolve."""
+
+    TENANTS = "tenants", "the tenants it names"
+    ALL_TENANTS = "all", "all tenants"
+    # Tokens created before scopes existed: the data migration made them all-tenant tokens.
+    ALL_BEFORE_SCOPES = "all-before-scopes", "all tenants (from before scopes)"
 
 
 class ServiceToken(models.Model):
@@ -10,7 +24,12 @@ class ServiceToken(models.Model):
     name = models.CharField(max_length=100)
     token_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the token, hex.")
     prefix = models.CharField(max_length=16, help_text="The token's first characters, to recognise it.")
+    scope = models.CharField(max_length=20, choices=Scope.choices)
+    tenants = models.ManyToManyField(
+        Tenant, blank=True, related_name="+", help_text="The tenants it may resolve, when its scope names them."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: it does not expire.")
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -24,3 +43,47 @@ class ServiceToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}...)"
+
+    @property
+    def covers_all_tenants(self) -> bool:
+        return self.scope != Scope.TENANTS
+
+    def is_expired(self, now=None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+    def scope_label(self) -> str:
+        """E.g. "acme, globex", "all tenants" or "all tenants (from before scopes)"."""
+        if self.covers_all_tenants:
+            return Scope(self.scope).label
+        slugs = sorted(tenant.slug for tenant in self.tenants.all())
+        return ", ".join(slugs) if slugs else "no tenant (its tenants were deleted)"
+
+
+class TokenEventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    REVOKED = "revoked", "Revoked"
+    REFUSED_TENANT = "refused_tenant", "Refused a tenant outside its scope"
+
+
+class ServiceTokenEvent(models.Model):
+    """Append-only audit row: a token created or revoked, or a request it was refused. No secret."""
+
+    token = models.ForeignKey(ServiceToken, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=32, choices=TokenEventKind.choices)
+    actor = models.CharField(max_length=200, help_text="command:<name>, a user's email, or the token itself.")
+    tenant = models.ForeignKey(
+        Tenant,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The tenant a refused request asked for, when it exists.",
+    )
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.token.name}"

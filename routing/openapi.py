@@ -27,7 +27,8 @@ OPENAPI = {
         "description": (
             "For every agent request, which provider and which concrete model serve it, and the "
             "tenant's key to call it with. Authenticate with a service token "
-            "(`python manage.py create_service_token NAME`)."
+            "(`python manage.py create_service_token NAME --tenant SLUG`), which resolves only the "
+            "tenants it names (or every tenant, when created with `--all-tenants`)."
         ),
     },
     "servers": [{"url": "/"}],
@@ -50,8 +51,17 @@ OPENAPI = {
                     "400": _error(
                         "The body is not a JSON object of the documented shape.", ["invalid_json", "invalid_request"]
                     ),
-                    "401": _error("No valid service token.", ["unauthorized"]),
-                    "403": _error("The tenant is deactivated.", [TenantInactive.code]),
+                    "401": _error(
+                        "No valid service token: none was sent, it is unknown or revoked (`unauthorized`), "
+                        "or it has expired (`token_expired`).",
+                        ["unauthorized", "token_expired"],
+                    ),
+                    "403": _error(
+                        "The tenant is outside the token's scope (`forbidden_tenant`; a token scoped to named "
+                        "tenants gets this for any other slug, whether a tenant has it or not), or the tenant "
+                        "is deactivated (`tenant_inactive`).",
+                        ["forbidden_tenant", TenantInactive.code],
+                    ),
                     "404": _error("No tenant has this slug.", ["unknown_tenant"]),
                     "405": _error("Only POST is allowed.", ["method_not_allowed"]),
                     "413": _error("The body is over 1 MB.", ["body_too_large"]),

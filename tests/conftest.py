@@ -154,9 +154,24 @@ def provider_api():
 
 @pytest.fixture
 def service_token(db) -> str:
-    """Return a live service token for the HTTP API."""
-    _row, token = token_create(name="worker-test")
+    """Return a live service token for the HTTP API, for all tenants."""
+    _row, token = token_create(name="worker-test", all_tenants=True)
     return token
+
+
+@pytest.fixture
+def issue_token(db):
+    """Create a service token through the service; return the token itself.
+
+    `issue_token("worker-eu", acme, globex)` scopes it to those tenants; with none it covers all tenants.
+    """
+
+    def issue(name: str, *tenants: Tenant, expires_days: int | None = None) -> str:
+        issued = token_create(name=name, tenants=tenants, all_tenants=not tenants, expires_days=expires_days)
+        assert issued.token is not None
+        return issued.token
+
+    return issue
 
 
 @pytest.fixture
