@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from credentials.admin import ReadOnlyAdmin
 
-from .models import ServiceToken, ServiceTokenEvent
+from .models import KeyRelease, ServiceToken, ServiceTokenEvent
 
 
 class ServiceTokenEventInline(admin.TabularInline):
@@ -54,3 +54,15 @@ class ServiceTokenEventAdmin(ReadOnlyAdmin):
     list_select_related = ["token", "tenant"]
     date_hierarchy = "created_at"
     fields = readonly_fields = ("created_at", "token", "kind", "actor", "tenant", "detail")
+
+
+@admin.register(KeyRelease)
+class KeyReleaseAdmin(ReadOnlyAdmin):
+    """Who received which tenant's key, counted by the hour (UTC); written by routing.release."""
+
+    list_display = ["hour", "tenant", "provider", "caller", "count", "last_released_at"]
+    list_filter = ["provider", "caller", ("tenant", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["tenant__slug", "tenant__name", "caller"]
+    list_select_related = ["tenant"]
+    date_hierarchy = "hour"
+    fields = readonly_fields = ("hour", "tenant", "provider", "caller", "count", "last_released_at")

@@ -165,10 +165,10 @@ def resolve_view(request: HttpRequest, *, token: ServiceToken, body: dict[str, A
     if tenant is None:
         raise ApiError(404, "unknown_tenant", f"No tenant has the slug {fields['tenant']!r}.")
     if fields["sinatrarc"] is not None:
-        resolution = resolve(tenant, fields["sinatrarc"])
+        resolution = resolve(tenant, fields["sinatrarc"], caller=token.name)
     else:
         given = {name: fields[name] for name in ("model", "model_provider") if fields[name] is not None}
-        resolution = resolve_agent(tenant, agent_config(given))
+        resolution = resolve_agent(tenant, agent_config(given), caller=token.name)
     return JsonResponse(resolution.as_dict(include_key=True))
 
 

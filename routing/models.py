@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from providers import Provider
 from tenants.models import Tenant
 
 
@@ -87,3 +88,29 @@ class ServiceTokenEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.token.name}"
+
+
+class KeyRelease(models.Model):
+    """How often a tenant's key for one provider was handed to one caller within one hour (UTC).
+
+    Written by `routing.release`, at most once a minute per process, with an upsert that adds.
+    """
+
+    caller = models.CharField(max_length=100, help_text="The service token's name, or resolve()'s `caller`.")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    hour = models.DateTimeField(help_text="The start of the hour (UTC) the releases fall in.")
+    count = models.PositiveBigIntegerField()
+    last_released_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # The upsert's conflict target; tenant first, so the credentials page's query uses it too.
+            models.UniqueConstraint(
+                fields=["tenant", "provider", "caller", "hour"], name="one_count_per_caller_tenant_provider_hour"
+            )
+        ]
+        ordering = ["-hour", "tenant", "provider", "caller"]
+
+    def __str__(self) -> str:
+        return f"{self.caller}: {self.count} {self.provider} key(s) of {self.tenant_id} in the hour from {self.hour}"

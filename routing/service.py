@@ -2,11 +2,12 @@
 which concrete model serve a request, and with which key.
 
     from routing.service import resolve, RoutingError
-    r = resolve(tenant, sinatrarc="agent:\\n  model: opus\\n")   # or config={...}
+    r = resolve(tenant, sinatrarc="agent:\\n  model: opus\\n", caller="worker-eu")   # or config={...}
     r.provider, r.model, r.api_key.reveal()
 
-`resolve()` is a read: its only side effects are caches and `last_used_at` (written at most
-once a minute per credential). The rules themselves live in `routing.rules`.
+`resolve()` is a read: its only side effects are caches, `last_used_at` (written at most once a
+minute per credential) and key-release counts (gathered in memory, written at most once a
+minute per process: routing.release). The rules themselves live in `routing.rules`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from providers.secret import Secret
 from providers.slugs import dashed
 from tenants.models import Tenant
 
-from . import catalog, rules, usage
+from . import catalog, release, rules, usage
 from .errors import (
     ConfigError,
     CredentialUnavailable,
@@ -37,6 +38,8 @@ from .errors import (
 )
 from .rules import ANTHROPIC, OPENROUTER, Kind, Route, Source, Target
 from .sinatrarc import AgentConfig, config_from_mapping, parse_sinatrarc
+
+DEFAULT_CALLER = "python"
 
 __all__ = [
     "ConfigError",
@@ -87,21 +90,32 @@ class _Key:
 
 
 def resolve(
-    tenant: Tenant, sinatrarc: str | bytes | None = None, *, config: Mapping | None = None, record_use: bool = True
+    tenant: Tenant,
+    sinatrarc: str | bytes | None = None,
+    *,
+    config: Mapping | None = None,
+    caller: str = DEFAULT_CALLER,
+    record_use: bool = True,
 ) -> Resolution:
     """Resolve a request of `tenant` whose repo has this `.sinatrarc` text (or parsed `config`).
 
-    `record_use=False` (previews in the console) leaves `last_used_at` alone.
+    `caller` names who receives the key, for key-release accounting (the HTTP API passes the
+    service token's name). `record_use=False` (previews in the console) counts no release and
+    leaves `last_used_at` alone.
     """
     _check_active(tenant)
     if config is not None and sinatrarc is not None:
         raise ConfigError("Pass the .sinatrarc text or its parsed config, not both.")
     agent = config_from_mapping(config) if config is not None else parse_sinatrarc(sinatrarc)
-    return resolve_agent(tenant, agent, record_use=record_use)
+    return resolve_agent(tenant, agent, caller=caller, record_use=record_use)
 
 
-def resolve_agent(tenant: Tenant, agent: AgentConfig, *, record_use: bool = True) -> Resolution:
+def resolve_agent(
+    tenant: Tenant, agent: AgentConfig, *, caller: str = DEFAULT_CALLER, record_use: bool = True
+) -> Resolution:
     """Resolve a request whose agent configuration is already parsed (the API's and commands' fields)."""
+    if not isinstance(caller, str) or not 0 < len(caller) <= release.MAX_CALLER_LENGTH:
+        raise ValueError(f"caller names who receives the key: 1 to {release.MAX_CALLER_LENGTH} characters.")
     _check_active(tenant)
     requested, origin = rules.requested_model(sinatrarc_model=agent.model, tenant_default=tenant.default_model)
     kind, route = rules.route(requested, agent.model_provider)
@@ -121,6 +135,8 @@ def resolve_agent(tenant: Tenant, agent: AgentConfig, *, record_use: bool = True
     choice = _concrete_model(requested, kind, route, key)
     if record_use and key.credential is not None:
         usage.record_use(TenantModelCredential, key.credential.pk, key.credential.last_used_at)
+    if record_use and key.secret is not None:  # host credentials release no key
+        release.count(caller=caller, tenant_id=tenant.pk, provider=route.provider)
     return Resolution(
         provider=route.provider,
         model=choice.model,

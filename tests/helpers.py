@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import quote
 
+from django.db import connection
+
 from credentials.kms.local import LocalKmsBackend
 from providers.secret import key_hint
 
@@ -158,3 +160,13 @@ def sinatrarc(model: str | None = None, provider: str | None = None) -> str | No
     if provider is not None:
         lines.append(f"  model_provider: {provider}")
     return "\n".join(lines) + "\n" if len(lines) > 1 else None
+
+
+def sessions_waiting_on_locks() -> int:
+    """Return how many sessions of the current PostgreSQL database are blocked on a lock right now."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity is a snapshot per transaction
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]

@@ -3,11 +3,13 @@
 import pytest
 from django.urls import reverse
 
+from routing import release
 from routing.models import ServiceToken, ServiceTokenEvent
 from routing.tokens import TenantOutOfScope, token_authenticate, token_revoke, token_tenant
 
 TOKENS = reverse("admin:routing_servicetoken_changelist")
 TOKEN_EVENTS = reverse("admin:routing_servicetokenevent_changelist")
+RELEASES = reverse("admin:routing_keyrelease_changelist")
 
 pytestmark = pytest.mark.django_db
 
@@ -60,3 +62,25 @@ def test_tokens_and_their_events_cannot_be_added_changed_or_deleted(admin_client
     assert admin_client.post(reverse("admin:routing_servicetoken_delete", args=[row.pk])).status_code == 403
     assert admin_client.post(reverse("admin:routing_servicetokenevent_delete", args=[event.pk])).status_code == 403
     assert ServiceToken.objects.count() == ServiceTokenEvent.objects.count() == 1
+
+
+def test_key_releases_are_listed_and_filterable_by_tenant_caller_and_provider(admin_client, tenant, make_tenant):
+    globex = make_tenant("globex")
+    for caller, owner, provider in [
+        ("worker-eu", tenant, "anthropic"),
+        ("worker-us", tenant, "openrouter"),
+        ("builder", globex, "anthropic"),
+    ]:
+        release.count(caller=caller, tenant_id=owner.pk, provider=provider)
+    release.flush()
+
+    def listed(**filters) -> set[str]:
+        page = admin_client.get(RELEASES, filters).content.decode()
+        html = page[page.index('id="result_list"') : page.index("</table>", page.index('id="result_list"'))]
+        return {caller for caller in ("worker-eu", "worker-us", "builder") if f">{caller}<" in html}
+
+    assert listed() == {"worker-eu", "worker-us", "builder"}
+    assert listed(tenant__id__exact=str(globex.pk)) == {"builder"}
+    assert listed(caller="worker-us") == {"worker-us"}
+    assert listed(provider__exact="anthropic") == {"worker-eu", "builder"}
+    assert admin_client.get(reverse("admin:routing_keyrelease_add")).status_code == 403
