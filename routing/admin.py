@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from credentials.admin import ReadOnlyAdmin
 
-from .models import KeyRelease, ServiceToken, ServiceTokenEvent
+from .models import AliasPin, KeyRelease, PolicyEvent, ServiceToken, ServiceTokenEvent, TenantPolicy
 
 
 class ServiceTokenEventInline(admin.TabularInline):
@@ -66,3 +66,37 @@ class KeyReleaseAdmin(ReadOnlyAdmin):
     list_select_related = ["tenant"]
     date_hierarchy = "hour"
     fields = readonly_fields = ("hour", "tenant", "provider", "caller", "count", "last_released_at")
+
+
+class AliasPinInline(admin.TabularInline):
+    model = AliasPin
+    fields = readonly_fields = ("alias", "model")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TenantPolicy)
+class TenantPolicyAdmin(ReadOnlyAdmin):
+    """Policies change through the console (/t/<slug>/policy/) or `tenant_policy`, which write events."""
+
+    list_display = ["tenant", "providers", "model_patterns", "updated_at"]
+    search_fields = ["tenant__slug", "tenant__name"]
+    list_select_related = ["tenant"]
+    fields = readonly_fields = ("tenant", "providers", "model_patterns", "updated_at")
+    inlines = [AliasPinInline]
+
+
+@admin.register(PolicyEvent)
+class PolicyEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "tenant", "actor", "before", "after"]
+    list_filter = [("tenant", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["tenant__slug", "tenant__name", "actor"]
+    list_select_related = ["tenant"]
+    date_hierarchy = "created_at"
+    fields = readonly_fields = ("created_at", "tenant", "actor", "before", "after")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -114,3 +115,60 @@ class KeyRelease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.caller}: {self.count} {self.provider} key(s) of {self.tenant_id} in the hour from {self.hour}"
+
+
+class TenantPolicy(models.Model):
+    """What a tenant's requests may use; no row is the default (anything the tenant has a key for).
+
+    Changed only through `routing.policy.tenant_policy_save`, which writes a PolicyEvent and
+    touches the tenant's `updated_at` (resolve() keeps policies in memory by that time).
+    """
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    providers = models.CharField(
+        max_length=200, blank=True, help_text="Comma-separated; empty: every provider the tenant has a key for."
+    )
+    model_patterns = models.TextField(
+        blank=True, help_text="Comma-separated globs over the model sent; empty: any model."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "tenant policies"
+
+    def __str__(self) -> str:
+        return f"policy of {self.tenant_id}"
+
+
+class AliasPin(models.Model):
+    """An alias a tenant's policy keeps on one model (`opus = claude-opus-4-8`) until unpinned."""
+
+    policy = models.ForeignKey(TenantPolicy, on_delete=models.CASCADE, related_name="pins")
+    alias = models.CharField(max_length=16)
+    model = models.CharField(max_length=200, help_text="A Claude model id of the alias's family.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["policy", "alias"], name="one_pin_per_alias")]
+        ordering = ["alias"]
+
+    def __str__(self) -> str:
+        return f"{self.alias} = {self.model}"
+
+
+class PolicyEvent(models.Model):
+    """Append-only audit row: a tenant's policy changed, by whom, from what to what."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="policy_events")
+    actor = models.CharField(max_length=200, help_text="A user's email or command:<name>.")
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    before = models.CharField(max_length=2000)
+    after = models.CharField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"policy of {self.tenant_id} changed by {self.actor}"

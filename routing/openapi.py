@@ -2,7 +2,14 @@
 
 from providers import Provider
 
-from .errors import ConfigError, CredentialUnavailable, MissingCredential, TenantInactive, UnsupportedProvider
+from .errors import (
+    ConfigError,
+    CredentialUnavailable,
+    MissingCredential,
+    PolicyDenied,
+    TenantInactive,
+    UnsupportedProvider,
+)
 
 
 def _error(description: str, codes: list[str]) -> dict:
@@ -58,9 +65,11 @@ OPENAPI = {
                     ),
                     "403": _error(
                         "The tenant is outside the token's scope (`forbidden_tenant`; a token scoped to named "
-                        "tenants gets this for any other slug, whether a tenant has it or not), or the tenant "
-                        "is deactivated (`tenant_inactive`).",
-                        ["forbidden_tenant", TenantInactive.code],
+                        "tenants gets this for any other slug, whether a tenant has it or not), the tenant "
+                        "is deactivated (`tenant_inactive`), or the tenant's policy does not allow the provider, "
+                        "the model or the OpenRouter fallback the request would use (`policy_denied`; `detail` "
+                        "names the rule and where an owner or admin can change it).",
+                        ["forbidden_tenant", TenantInactive.code, PolicyDenied.code],
                     ),
                     "404": _error("No tenant has this slug.", ["unknown_tenant"]),
                     "405": _error("Only POST is allowed.", ["method_not_allowed"]),

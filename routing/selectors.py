@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from tenants.models import Tenant
 
-from .models import KeyRelease, ServiceToken
+from .models import KeyRelease, PolicyEvent, ServiceToken
 
 DAY = timedelta(hours=24)
 MONTH = timedelta(days=30)
@@ -60,3 +60,8 @@ def key_releases(*, tenant: Tenant, now: datetime | None = None) -> dict[str, li
             CallerReleases(row["caller"], row["last_day"], row["last_month"], row["latest"])
         )
     return releases
+
+
+def policy_events(*, tenant: Tenant, limit: int = 20) -> QuerySet[PolicyEvent]:
+    """Return a tenant's latest policy changes, newest first."""
+    return PolicyEvent.objects.filter(tenant=tenant).order_by("-created_at", "-id")[:limit]

@@ -32,10 +32,12 @@ from .errors import (
     ConfigError,
     CredentialUnavailable,
     MissingCredential,
+    PolicyDenied,
     RoutingError,
     TenantInactive,
     UnsupportedProvider,
 )
+from .policy_rules import Policy, policy_for
 from .rules import ANTHROPIC, OPENROUTER, Kind, Route, Source, Target
 from .sinatrarc import AgentConfig, config_from_mapping, parse_sinatrarc
 
@@ -45,6 +47,7 @@ __all__ = [
     "ConfigError",
     "CredentialUnavailable",
     "MissingCredential",
+    "PolicyDenied",
     "Resolution",
     "RoutingError",
     "TenantInactive",
@@ -111,12 +114,21 @@ def resolve(
 
 
 def resolve_agent(
-    tenant: Tenant, agent: AgentConfig, *, caller: str = DEFAULT_CALLER, record_use: bool = True
+    tenant: Tenant,
+    agent: AgentConfig,
+    *,
+    caller: str = DEFAULT_CALLER,
+    record_use: bool = True,
+    policy: Policy | None = None,
 ) -> Resolution:
-    """Resolve a request whose agent configuration is already parsed (the API's and commands' fields)."""
+    """Resolve a request whose agent configuration is already parsed (the API's and commands' fields).
+
+    `policy` replaces the tenant's own (the console previews a policy before it is saved).
+    """
     if not isinstance(caller, str) or not 0 < len(caller) <= release.MAX_CALLER_LENGTH:
         raise ValueError(f"caller names who receives the key: 1 to {release.MAX_CALLER_LENGTH} characters.")
     _check_active(tenant)
+    policy = policy_for(tenant) if policy is None else policy
     requested, origin = rules.requested_model(sinatrarc_model=agent.model, tenant_default=tenant.default_model)
     kind, route = rules.route(requested, agent.model_provider)
 
@@ -129,10 +141,32 @@ def resolve_agent(
         and not _has_key(rows, ANTHROPIC)
         and _has_key(rows, OPENROUTER)
     ):
+        if not policy.allows_provider(OPENROUTER):
+            raise _denied(
+                tenant,
+                f"{requested} would go through OpenRouter, because tenant {tenant.slug} has no Anthropic key, but "
+                f"its policy allows only {policy.provider_labels()}: add an Anthropic key, or allow OpenRouter.",
+            )
         route, fallback = rules.ROUTES[(kind, OPENROUTER)], True
+    if not policy.allows_provider(route.provider):
+        allowed = [provider for provider in Provider if policy.allows_provider(provider)]
+        instead = next((provider for provider in allowed if (kind, provider) in rules.ROUTES), None)
+        hint = f": write model_provider: {instead.value} to send it there" if instead else ""
+        raise _denied(
+            tenant,
+            f"Tenant {tenant.slug}'s policy allows only {policy.provider_labels()}; {requested} goes to "
+            f"{Provider(route.provider).label} ({route.because}){hint}.",
+        )
 
     key = _key(tenant, rows, route.provider)
-    choice = _concrete_model(requested, kind, route, key)
+    pin = policy.pin(requested.lower()) if kind is Kind.ALIAS else None
+    choice = _concrete_model(requested, kind, route, key, pin)
+    if not policy.allows_model(choice.model):
+        raise _denied(
+            tenant,
+            f"Tenant {tenant.slug}'s policy allows only models matching {', '.join(policy.models)}; "
+            f"{requested} means {choice.model} on {Provider(route.provider).label}, which matches none of them.",
+        )
     if record_use and key.credential is not None:
         usage.record_use(TenantModelCredential, key.credential.pk, key.credential.last_used_at)
     if record_use and key.secret is not None:  # host credentials release no key
@@ -145,9 +179,13 @@ def resolve_agent(
         api_key=key.secret,
         credential_source=key.source.value,
         key_hint=key.secret.hint if key.secret is not None else "",
-        reason=_reason(tenant, requested, origin, kind, route, choice.model, key, fallback),
+        reason=_reason(tenant, requested, origin, kind, route, choice.model, key, fallback, pin),
         warnings=choice.warnings,
     )
+
+
+def _denied(tenant: Tenant, rule: str) -> PolicyDenied:
+    return PolicyDenied(rule, change_at=f"{settings.SINATRA_BASE_URL}/t/{tenant.slug}/policy/")
 
 
 def _check_active(tenant: Tenant) -> None:
@@ -198,13 +236,13 @@ def _key(tenant: Tenant, rows: dict, provider: str) -> _Key:
     )
 
 
-def _concrete_model(requested: str, kind: Kind, route: Route, key: _Key) -> catalog.ModelChoice:
+def _concrete_model(requested: str, kind: Kind, route: Route, key: _Key, pin: str | None) -> catalog.ModelChoice:
     alias = requested.lower()
     match route.target:
-        case Target.NEWEST_ANTHROPIC:
-            return catalog.newest_anthropic(alias, secret=key.secret)
+        case Target.NEWEST_ANTHROPIC:  # a pinned alias means its pin: the catalog is not asked
+            return catalog.check_anthropic_id(pin) if pin else catalog.newest_anthropic(alias, secret=key.secret)
         case Target.NEWEST_OPENROUTER:
-            return catalog.newest_openrouter(alias)
+            return catalog.openrouter_slug_for_claude_id(pin) if pin else catalog.newest_openrouter(alias)
         case Target.ANTHROPIC_ID:
             return catalog.check_anthropic_id(requested)
         case Target.OPENROUTER_SLUG_OF_ID:
@@ -217,16 +255,27 @@ def _concrete_model(requested: str, kind: Kind, route: Route, key: _Key) -> cata
 
 
 def _reason(
-    tenant: Tenant, requested: str, origin: str, kind: Kind, route: Route, model: str, key: _Key, fallback: bool
+    tenant: Tenant,
+    requested: str,
+    origin: str,
+    kind: Kind,
+    route: Route,
+    model: str,
+    key: _Key,
+    fallback: bool,
+    pin: str | None,
 ) -> str:
     provider = Provider(route.provider).label
+    pinned = f", pinned by tenant {tenant.slug}'s policy to {pin}" if pin else ""
     if fallback:
         return (
-            f"{requested} ({origin}) would go to Anthropic directly, but tenant {tenant.slug} has only an "
+            f"{requested} ({origin}{pinned}) would go to Anthropic directly, but tenant {tenant.slug} has only an "
             f"OpenRouter key, so it goes through OpenRouter as {model} (one key is enough to get going)."
         )
     what = {
-        Kind.ALIAS: f"an alias for the newest Claude {requested.lower().title()} model",
+        Kind.ALIAS: f"an alias pinned by tenant {tenant.slug}'s policy to {pin}"
+        if pin
+        else f"an alias for the newest Claude {requested.lower().title()} model",
         Kind.CLAUDE_ID: "a Claude model id",
         Kind.ANTHROPIC_SLUG: "a vendor/model slug",
         Kind.SLUG: "a vendor/model slug",

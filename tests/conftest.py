@@ -13,7 +13,7 @@ from credentials.envelope import dek_cache
 from credentials.services import Actor, credential_create
 from providers import http as provider_http
 from providers.secret import Secret
-from routing import catalog, release
+from routing import catalog, policy_rules, release
 from routing.tokens import token_create
 from tenants.models import Tenant
 from tests.fakes.providers import ANTHROPIC_MODELS as ROUTING_ANTHROPIC_MODELS
@@ -32,17 +32,19 @@ from tests.web import key_checks, people  # noqa: F401 - fixtures for the whole 
 
 @pytest.fixture(autouse=True)
 def _empty_caches():
-    """Every test starts with no unwrapped DEK, nothing cached (model lists included) and no key
-    release counted in memory; what a test counted is never written after it (nor at exit)."""
+    """Every test starts with no unwrapped DEK, nothing cached (model lists and policies included) and
+    no key release counted in memory; what a test counted is never written after it (nor at exit)."""
     dek_cache.clear()
     catalog.clear_caches()
     cache.clear()
     release.discard()
+    policy_rules.clear_cache()
     yield
     dek_cache.clear()
     catalog.clear_caches()
     cache.clear()
     release.discard()
+    policy_rules.clear_cache()
 
 
 @pytest.fixture
