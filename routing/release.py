@@ -79,10 +79,12 @@ def pending() -> Counts:
 
 
 def discard() -> None:
-    """Forget the counts not written yet (the test suite, between tests)."""
+    """Forget the counts not written yet, as if just written (the test suite, between tests)."""
+    global _next_write
     with _write_lock:
         _releases.clear()
         _unwritten.clear()
+        _next_write = time.monotonic() + WRITE_EVERY_SECONDS
 
 
 def _add(counts: Counts, releases) -> None:

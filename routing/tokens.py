@@ -74,8 +74,9 @@ def _scope_detail(scope: str, tenants: Sequence[Tenant], expires_at) -> str:
 
 
 def _same_scope(row: ServiceToken, scope: str, tenants: Sequence[Tenant]) -> bool:
+    """Whether `row` resolves what a token of `scope` for `tenants` would (any all-tenant scope is all)."""
     if row.covers_all_tenants or scope != Scope.TENANTS:
-        return row.covers_all_tenants and scope != Scope.TENANTS
+        return row.covers_all_tenants == (scope != Scope.TENANTS)
     return {tenant.pk for tenant in row.tenants.all()} == {tenant.pk for tenant in tenants}
 
 
