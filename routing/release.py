@@ -2,8 +2,9 @@
 
 `resolve()` calls `count()` for each key it releases. Counting adds no database write per
 request: releases gather in this process's memory (appended to a deque: no lock, no hashing on
-the request path) and are added up and written at most once a minute, by one statement per
-batch that *adds* to what other processes wrote:
+the request path; added up every thousand releases, so memory holds one entry per bucket) and
+are written at most once a minute, by one statement per batch that *adds* to what other
+processes wrote:
 
     INSERT ... ON CONFLICT (tenant_id, provider, caller, hour)
     DO UPDATE SET count = count + excluded.count, last_released_at = the later of the two
@@ -40,6 +41,7 @@ from .models import KeyRelease
 logger = logging.getLogger(__name__)
 
 WRITE_EVERY_SECONDS = 60
+ADD_UP_EVERY = 1000  # releases kept one by one before they are added up, between writes
 HOUR_SECONDS = 3600
 MAX_CALLER_LENGTH = KeyRelease._meta.get_field("caller").max_length or 100
 
@@ -60,7 +62,7 @@ wall_clock = time.time
 def count(*, caller: str, tenant_id: UUID, provider: str) -> None:
     """Count one key released to `caller`; write this process's counts if the last write is a minute old."""
     _releases.append((caller, tenant_id, provider, wall_clock()))
-    if time.monotonic() >= _next_write:
+    if len(_releases) >= ADD_UP_EVERY or time.monotonic() >= _next_write:
         _write_if_due()
 
 
@@ -95,7 +97,8 @@ def _add(counts: Counts, releases) -> None:
             counts[bucket] = [1, at]
         else:
             entry[0] += 1
-            entry[1] = max(entry[1], at)
+            if at > entry[1]:
+                entry[1] = at
 
 
 def _drain() -> list[tuple[str, UUID, str, float]]:
@@ -104,17 +107,18 @@ def _drain() -> list[tuple[str, UUID, str, float]]:
 
 
 def _write_if_due() -> None:
-    # One thread writes; the others go on at once rather than queue behind it.
+    """Add up the releases counted so far; write them too if the last write is a minute old."""
+    # One thread does it; the others go on at once rather than queue behind it.
     if not _write_lock.acquire(blocking=False):
         return
     try:
+        _add(_unwritten, _drain())  # memory: one entry per bucket, not per release
         if time.monotonic() < _next_write:
             return
         alias = router.db_for_write(KeyRelease)
         if connections[alias].in_atomic_block:
             # Not inside someone else's transaction, whose rollback would take the counts along:
-            # right after it commits. Meanwhile the releases are added up (one entry per bucket).
-            _add(_unwritten, _drain())
+            # right after it commits.
             transaction.on_commit(_write_if_due, using=alias)
             return
         _write()

@@ -37,6 +37,7 @@ from .errors import (
     TenantInactive,
     UnsupportedProvider,
 )
+from .policy_rules import DEFAULT as DEFAULT_POLICY
 from .policy_rules import Policy, policy_for
 from .rules import ANTHROPIC, OPENROUTER, Kind, Route, Source, Target
 from .sinatrarc import AgentConfig, config_from_mapping, parse_sinatrarc
@@ -125,10 +126,11 @@ def resolve_agent(
 
     `policy` replaces the tenant's own (the console previews a policy before it is saved).
     """
-    if not isinstance(caller, str) or not 0 < len(caller) <= release.MAX_CALLER_LENGTH:
+    if caller is not DEFAULT_CALLER and not (isinstance(caller, str) and 0 < len(caller) <= release.MAX_CALLER_LENGTH):
         raise ValueError(f"caller names who receives the key: 1 to {release.MAX_CALLER_LENGTH} characters.")
     _check_active(tenant)
     policy = policy_for(tenant) if policy is None else policy
+    restricted = policy is not DEFAULT_POLICY  # the default restricts nothing: its checks are skipped
     requested, origin = rules.requested_model(sinatrarc_model=agent.model, tenant_default=tenant.default_model)
     kind, route = rules.route(requested, agent.model_provider)
 
@@ -141,14 +143,14 @@ def resolve_agent(
         and not _has_key(rows, ANTHROPIC)
         and _has_key(rows, OPENROUTER)
     ):
-        if not policy.allows_provider(OPENROUTER):
+        if restricted and not policy.allows_provider(OPENROUTER):
             raise _denied(
                 tenant,
                 f"{requested} would go through OpenRouter, because tenant {tenant.slug} has no Anthropic key, but "
                 f"its policy allows only {policy.provider_labels()}: add an Anthropic key, or allow OpenRouter.",
             )
         route, fallback = rules.ROUTES[(kind, OPENROUTER)], True
-    if not policy.allows_provider(route.provider):
+    if restricted and not policy.allows_provider(route.provider):
         allowed = [provider for provider in Provider if policy.allows_provider(provider)]
         instead = next((provider for provider in allowed if (kind, provider) in rules.ROUTES), None)
         hint = f": write model_provider: {instead.value} to send it there" if instead else ""
@@ -159,9 +161,9 @@ def resolve_agent(
         )
 
     key = _key(tenant, rows, route.provider)
-    pin = policy.pin(requested.lower()) if kind is Kind.ALIAS else None
+    pin = policy.pin(requested.lower()) if restricted and kind is Kind.ALIAS else None
     choice = _concrete_model(requested, kind, route, key, pin)
-    if not policy.allows_model(choice.model):
+    if restricted and not policy.allows_model(choice.model):
         raise _denied(
             tenant,
             f"Tenant {tenant.slug}'s policy allows only models matching {', '.join(policy.models)}; "
@@ -170,7 +172,7 @@ def resolve_agent(
     if record_use and key.credential is not None:
         usage.record_use(TenantModelCredential, key.credential.pk, key.credential.last_used_at)
     if record_use and key.secret is not None:  # host credentials release no key
-        release.count(caller=caller, tenant_id=tenant.pk, provider=route.provider)
+        release.count(caller=caller, tenant_id=tenant.id, provider=route.provider)
     return Resolution(
         provider=route.provider,
         model=choice.model,

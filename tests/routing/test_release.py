@@ -329,3 +329,12 @@ def test_key_releases_sum_the_last_24_hours_and_30_days_per_caller(tenant, make_
     ]
     assert releases[ANTHROPIC][0].last_released_at == this_hour + timedelta(minutes=5)
     assert [(r.caller, r.last_day, r.last_month) for r in releases[OPENROUTER]] == [("worker-eu", 3, 3)]
+
+
+def test_releases_are_added_up_every_thousand_so_memory_holds_one_entry_per_bucket(tenant):
+    for _ in range(release.ADD_UP_EVERY * 3 + 5):
+        release.count(caller="worker", tenant_id=tenant.pk, provider=ANTHROPIC)
+
+    assert len(release._releases) < release.ADD_UP_EVERY
+    assert counted() == {("worker", str(tenant.pk), ANTHROPIC): release.ADD_UP_EVERY * 3 + 5}
+    assert not KeyRelease.objects.exists()  # added up, not written: the last write is not a minute old
