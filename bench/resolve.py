@@ -5,7 +5,9 @@ Prints, from one run in one process:
   Django's database cursor plus one AES-256-GCM decrypt with the data key in hand, and their
   ratio (the target is <= 1.5); the same SELECT through the ORM is shown for scale;
 - a cold resolve (data key not cached) and how many KMS calls it made;
-- how many KMS calls and model-list fetches 1,000 warm resolves made (expected 0 and 0).
+- how many KMS calls and model-list fetches 1,000 warm resolves made (expected 0 and 0);
+- what counting a key release costs on its own (part of every warm resolve), and how many
+  times the counts were written while the timed resolves ran (at most once a minute).
 
 The three timed paths run in alternating blocks, so machine noise (and garbage collection)
 falls on all of them alike. A throw-away SQLite file is used, or DATABASE_URL if set; the
@@ -68,7 +70,7 @@ def main() -> int:
     from credentials.services import Actor, credential_create
     from providers import Provider
     from providers.secret import Secret
-    from routing import catalog
+    from routing import catalog, release
     from routing.service import resolve
     from tenants.models import Tenant
 
@@ -88,6 +90,17 @@ def main() -> int:
         return original_unwrap(self, *args, **kwargs)
 
     LocalKmsBackend.unwrap = counting_unwrap  # type: ignore[method-assign]
+
+    # Key-release accounting writes at most once a minute, never per resolve: count its writes.
+    release_writes = 0
+    original_upsert = release._upsert
+
+    def counting_upsert(counts):
+        nonlocal release_writes
+        release_writes += 1
+        return original_upsert(counts)
+
+    release._upsert = counting_upsert
     sinatrarc = "agent:\n  model: opus\n"
 
     # The floor's ingredients: the data key in hand; the row fetched by its index every time.
@@ -115,6 +128,9 @@ def main() -> int:
     def warm_resolve() -> None:
         resolve(tenant, sinatrarc)
 
+    def count_release() -> None:  # what key-release accounting adds to each resolve
+        release.count(caller="python", tenant_id=tenant.id, provider=Provider.ANTHROPIC)
+
     with respx.mock(assert_all_called=False) as mock:
         models = mock.get(f"{settings.SINATRA_ANTHROPIC_BASE_URL}/v1/models").mock(
             return_value=httpx.Response(
@@ -134,19 +150,23 @@ def main() -> int:
             cold.append(time.perf_counter_ns() - started)
             cold_kms.append(kms_calls - before)
 
-        for function in (floor, orm_floor, warm_resolve):  # warm-up
+        for function in (floor, orm_floor, warm_resolve, count_release):  # warm-up
             for _ in range(500):
                 function()
 
         warm: list[int] = []
         base: list[int] = []
         orm: list[int] = []
-        kms_before, fetches_before = kms_calls, models.call_count
+        counting: list[int] = []
+        kms_before, fetches_before, writes_before = kms_calls, models.call_count, release_writes
+        started_timed = time.monotonic()
         for _ in range(BLOCKS):
             timed(floor, base)
             timed(warm_resolve, warm)
             timed(orm_floor, orm)
+            timed(count_release, counting)
         warm_kms, warm_fetches = kms_calls - kms_before, models.call_count - fetches_before
+        warm_writes, timed_seconds = release_writes - writes_before, time.monotonic() - started_timed
 
         kms_before, fetches_before = kms_calls, models.call_count
         for _ in range(1000):
@@ -171,6 +191,12 @@ def main() -> int:
     )
     print(f"  1,000 warm resolves: {kms_1000} KMS calls, {fetches_1000} model-list fetches (expected 0 and 0)")
     print(f"  (the {rounds} timed warm resolves: {warm_kms} KMS calls, {warm_fetches} model-list fetches)")
+    print(
+        f"  key releases: counting one costs p50 {percentile(counting, 0.5):.2f} us, p99 "
+        f"{percentile(counting, 0.99):.2f} us ({percentile(counting, 0.5) / base_p50:.1%} of the floor); "
+        f"{warm_writes} database writes of counts during the {timed_seconds:.0f} s of timed resolves "
+        "(at most one a minute)"
+    )
     return 0
 
 

@@ -16,6 +16,7 @@ from credentials.models import Status, TenantModelCredential
 from credentials.selectors import tenant_events
 from credentials.services import Actor, credential_reverify, credential_revoke, credential_states, credential_submit
 from providers import Provider, spec
+from routing.selectors import key_releases
 from tenants.models import Membership, Tenant
 
 from . import feedback
@@ -25,11 +26,12 @@ from .forms import ReplaceKeyForm
 
 @tenant_view()
 def credentials(request: AuthenticatedRequest, tenant: Tenant, membership: Membership) -> HttpResponse:
+    releases = key_releases(tenant=tenant)
     context = {
         "tenant": tenant,
         "section": "credentials",
         "membership": membership,
-        "providers": credential_states(tenant=tenant),
+        "providers": [(entry, releases.get(entry.provider, [])) for entry in credential_states(tenant=tenant)],
         "events": tenant_events(tenant=tenant),
         "can_manage": membership.role in MANAGERS,
     }

@@ -14,7 +14,18 @@ from django.core.exceptions import ValidationError
 
 from providers import ProviderSpec, all_specs, spec
 from providers.keys import MAX_KEY_LENGTH
+from routing.catalog import ALIASES
 from routing.policy import validate_default_model
+from routing.policy_rules import (
+    MAX_PATTERN_LENGTH,
+    MAX_PATTERNS,
+    Policy,
+    PolicyError,
+    parse_models,
+    parse_pins,
+    parse_providers,
+    split_list,
+)
 from tenants.errors import SlugTaken
 from tenants.models import Role, Tenant
 from tenants.selectors import accounts_for_password_reset
@@ -264,3 +275,64 @@ class SignupForm(forms.Form):
             except ValidationError as exc:
                 self.add_error("password1", exc)
         return cleaned
+
+
+class PolicyForm(forms.Form):
+    """A tenant's policy: allowed providers, allowed model patterns, alias pins. `policy` once valid."""
+
+    providers = forms.MultipleChoiceField(
+        label="Allowed providers",
+        required=False,
+        choices=[(entry.name.value, entry.label) for entry in all_specs()],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every provider the tenant has a key for.",
+    )
+    models = forms.CharField(
+        label="Allowed models",
+        required=False,
+        max_length=MAX_PATTERNS * (MAX_PATTERN_LENGTH + 2),
+        help_text="Patterns over the model sent, separated by commas: claude-*, openai/*. Empty: any model.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for alias in ALIASES:
+            self.fields[f"pin_{alias}"] = forms.CharField(
+                label=f"Pin {alias} to",
+                required=False,
+                max_length=200,
+                help_text=f"A Claude {alias.title()} model id, e.g. claude-{alias}-4-8. "
+                f"Empty: {alias} means the newest {alias.title()} model.",
+                widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            )
+
+    @classmethod
+    def initial_of(cls, policy: Policy) -> dict[str, Any]:
+        initial: dict[str, Any] = {"providers": sorted(policy.providers), "models": ", ".join(policy.models)}
+        initial.update({f"pin_{alias}": model for alias, model in policy.pins.items()})
+        return initial
+
+    def pin_fields(self) -> list[forms.BoundField]:
+        return [self[f"pin_{alias}"] for alias in ALIASES]
+
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        try:
+            providers = parse_providers(data.get("providers") or [])
+        except PolicyError as exc:
+            self.add_error("providers", str(exc))
+        try:
+            models = parse_models(split_list(data.get("models") or ""))
+        except PolicyError as exc:
+            self.add_error("models", str(exc))
+        pins: dict[str, str] = {}
+        for alias in ALIASES:
+            model = (data.get(f"pin_{alias}") or "").strip()
+            try:
+                pins.update(parse_pins({alias: model}) if model else {})
+            except PolicyError as exc:
+                self.add_error(f"pin_{alias}", str(exc))
+        if not self.errors:
+            data["policy"] = Policy(providers=providers, models=models, pins=pins)
+        return data

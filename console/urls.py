@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import accounts, credentials, install, views
+from . import accounts, credentials, install, policy, views
 from .forms import SignInForm
 
 urlpatterns = [
@@ -31,6 +31,7 @@ urlpatterns = [
     path("t/<slug:slug>/credentials/<str:provider>/replace/", credentials.replace, name="credential-replace"),
     path("t/<slug:slug>/credentials/<uuid:credential_id>/revoke/", credentials.revoke, name="credential-revoke"),
     path("t/<slug:slug>/credentials/<uuid:credential_id>/verify/", credentials.reverify, name="credential-verify"),
+    path("t/<slug:slug>/policy/", policy.policy, name="policy"),
     path("t/<slug:slug>/members/", views.members, name="members"),
     path(
         "t/<slug:slug>/members/invitations/<uuid:invitation_id>/withdraw/",

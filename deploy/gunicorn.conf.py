@@ -126,6 +126,14 @@ def on_starting(server) -> None:
         leftover.unlink()
 
 
+def worker_exit(server, worker) -> None:
+    """Write this worker's key-release counts before it goes (routing.release; at most a minute's worth)."""
+    if worker.pid == os.getpid():  # gunicorn also calls this hook in the arbiter, for a worker already gone
+        from routing.release import flush  # the arbiter never loads Django: only a worker gets here
+
+        flush()
+
+
 def child_exit(server, worker) -> None:
     """Let /metrics forget the live values (gauges) of a worker that has gone."""
     multiprocess.mark_process_dead(worker.pid)

@@ -25,12 +25,11 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from tenants.models import Tenant
-
+from .models import ServiceToken
 from .openapi import MAX_SLUG_LENGTH, OPENAPI
 from .service import RoutingError, resolve, resolve_agent
 from .sinatrarc import agent_config
-from .tokens import token_authenticate
+from .tokens import TenantOutOfScope, TokenExpired, TokenRefused, token_authenticate, token_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -93,14 +92,18 @@ def _log_failure(request: HttpRequest, exc: Exception) -> None:
 
 
 def bearer_token(view: View) -> View:
-    """Refuse a request without a live service token (401)."""
+    """Refuse a request without a live service token (401); pass the token to the view as `token`."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if token_authenticate(token.strip() if scheme.lower() == "bearer" else "") is None:
-            raise ApiError(401, "unauthorized", "Send Authorization: Bearer <service token> (create_service_token).")
-        return view(request, *args, **kwargs)
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        try:
+            token = token_authenticate(presented.strip() if scheme.lower() == "bearer" else "")
+        except TokenExpired as exc:
+            raise ApiError(401, "token_expired", str(exc)) from None
+        except TokenRefused as exc:
+            raise ApiError(401, "unauthorized", str(exc)) from None
+        return view(request, *args, token=token, **kwargs)
 
     return wrapper
 
@@ -173,20 +176,23 @@ class ResolveRequestForm(forms.Form):
 @api_view("POST")
 @bearer_token
 @json_object
-def resolve_view(request: HttpRequest, *, body: dict[str, Any]) -> JsonResponse:
+def resolve_view(request: HttpRequest, *, token: ServiceToken, body: dict[str, Any]) -> JsonResponse:
     """Resolve a tenant's request; answer the Resolution as JSON, including `api_key`."""
     form = ResolveRequestForm(data=body)
     if not form.is_valid():
         raise ApiError(400, "invalid_request", form.first_error())
     fields = form.cleaned_data
-    tenant = Tenant.objects.filter(slug=fields["tenant"]).first()
+    try:
+        tenant = token_tenant(token=token, slug=fields["tenant"])
+    except TenantOutOfScope as exc:
+        raise ApiError(403, "forbidden_tenant", str(exc)) from None
     if tenant is None:
         raise ApiError(404, "unknown_tenant", f"No tenant has the slug {fields['tenant']!r}.")
     if fields["sinatrarc"] is not None:
-        resolution = resolve(tenant, fields["sinatrarc"])
+        resolution = resolve(tenant, fields["sinatrarc"], caller=token.name)
     else:
         given = {name: fields[name] for name in ("model", "model_provider") if fields[name] is not None}
-        resolution = resolve_agent(tenant, agent_config(given))
+        resolution = resolve_agent(tenant, agent_config(given), caller=token.name)
     return JsonResponse(resolution.as_dict(include_key=True))
 
 

@@ -49,3 +49,14 @@ class CredentialUnavailable(RoutingError):
 
     code = "credential_unavailable"
     status = 503
+
+
+class PolicyDenied(RoutingError):
+    """The tenant's policy does not allow what the request would use; `rule` says which rule."""
+
+    code = "policy_denied"
+    status = 403
+
+    def __init__(self, rule: str, *, change_at: str) -> None:
+        super().__init__(f"{rule} An owner or admin of the tenant can change the policy at {change_at}.")
+        self.rule = rule

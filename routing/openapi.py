@@ -5,7 +5,14 @@ It says exactly what the API accepts (tests/routing/test_schemathesis.py holds t
 
 from providers import Provider
 
-from .errors import ConfigError, CredentialUnavailable, MissingCredential, TenantInactive, UnsupportedProvider
+from .errors import (
+    ConfigError,
+    CredentialUnavailable,
+    MissingCredential,
+    PolicyDenied,
+    TenantInactive,
+    UnsupportedProvider,
+)
 
 MAX_SLUG_LENGTH = 63  # Tenant.slug's max_length
 
@@ -32,7 +39,8 @@ OPENAPI = {
         "description": (
             "For every agent request, which provider and which concrete model serve it, and the "
             "tenant's key to call it with. Authenticate with a service token "
-            "(`python manage.py create_service_token NAME`)."
+            "(`python manage.py create_service_token NAME --tenant SLUG`), which resolves only the "
+            "tenants it names (or every tenant, when created with `--all-tenants`)."
         ),
     },
     "servers": [{"url": "/"}],
@@ -55,8 +63,19 @@ OPENAPI = {
                     "400": _error(
                         "The body is not a JSON object of the documented shape.", ["invalid_json", "invalid_request"]
                     ),
-                    "401": _error("No valid service token.", ["unauthorized"]),
-                    "403": _error("The tenant is deactivated.", [TenantInactive.code]),
+                    "401": _error(
+                        "No valid service token: none was sent, it is unknown or revoked (`unauthorized`), "
+                        "or it has expired (`token_expired`).",
+                        ["unauthorized", "token_expired"],
+                    ),
+                    "403": _error(
+                        "The tenant is outside the token's scope (`forbidden_tenant`; a token scoped to named "
+                        "tenants gets this for any other slug, whether a tenant has it or not), the tenant "
+                        "is deactivated (`tenant_inactive`), or the tenant's policy does not allow the provider, "
+                        "the model or the OpenRouter fallback the request would use (`policy_denied`; `detail` "
+                        "names the rule and where an owner or admin can change it).",
+                        ["forbidden_tenant", TenantInactive.code, PolicyDenied.code],
+                    ),
                     "404": _error("No tenant has this slug.", ["unknown_tenant"]),
                     "405": _error("Only POST is allowed (the Allow header says so).", ["method_not_allowed"]),
                     "413": _error("The body is over 1 MB.", ["body_too_large"]),

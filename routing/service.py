@@ -2,11 +2,12 @@
 which concrete model serve a request, and with which key.
 
     from routing.service import resolve, RoutingError
-    r = resolve(tenant, sinatrarc="agent:\\n  model: opus\\n")   # or config={...}
+    r = resolve(tenant, sinatrarc="agent:\\n  model: opus\\n", caller="worker-eu")   # or config={...}
     r.provider, r.model, r.api_key.reveal()
 
-`resolve()` is a read: its only side effects are caches and `last_used_at` (written at most
-once a minute per credential). The rules themselves live in `routing.rules`.
+`resolve()` is a read: its only side effects are caches, `last_used_at` (written at most once a
+minute per credential) and key-release counts (gathered in memory, written at most once a
+minute per process: routing.release). The rules themselves live in `routing.rules`.
 """
 
 from __future__ import annotations
@@ -25,22 +26,28 @@ from providers import Provider, spec
 from providers.secret import Secret
 from tenants.models import Tenant
 
-from . import catalog, rules, usage
+from . import catalog, release, rules, usage
 from .errors import (
     ConfigError,
     CredentialUnavailable,
     MissingCredential,
+    PolicyDenied,
     RoutingError,
     TenantInactive,
     UnsupportedProvider,
 )
+from .policy_rules import DEFAULT as DEFAULT_POLICY
+from .policy_rules import Policy, policy_for
 from .rules import ANTHROPIC, OPENROUTER, Kind, Route, Source, Target
 from .sinatrarc import AgentConfig, config_from_mapping, parse_sinatrarc
+
+DEFAULT_CALLER = "python"
 
 __all__ = [
     "ConfigError",
     "CredentialUnavailable",
     "MissingCredential",
+    "PolicyDenied",
     "Resolution",
     "RoutingError",
     "TenantInactive",
@@ -86,22 +93,43 @@ class _Key:
 
 
 def resolve(
-    tenant: Tenant, sinatrarc: str | bytes | None = None, *, config: Mapping | None = None, record_use: bool = True
+    tenant: Tenant,
+    sinatrarc: str | bytes | None = None,
+    *,
+    config: Mapping | None = None,
+    caller: str = DEFAULT_CALLER,
+    record_use: bool = True,
 ) -> Resolution:
     """Resolve a request of `tenant` whose repo has this `.sinatrarc` text (or parsed `config`).
 
-    `record_use=False` (previews in the console) leaves `last_used_at` alone.
+    `caller` names who receives the key, for key-release accounting (the HTTP API passes the
+    service token's name). `record_use=False` (previews in the console) counts no release and
+    leaves `last_used_at` alone.
     """
     _check_active(tenant)
     if config is not None and sinatrarc is not None:
         raise ConfigError("Pass the .sinatrarc text or its parsed config, not both.")
     agent = config_from_mapping(config) if config is not None else parse_sinatrarc(sinatrarc)
-    return resolve_agent(tenant, agent, record_use=record_use)
+    return resolve_agent(tenant, agent, caller=caller, record_use=record_use)
 
 
-def resolve_agent(tenant: Tenant, agent: AgentConfig, *, record_use: bool = True) -> Resolution:
-    """Resolve a request whose agent configuration is already parsed (the API's and commands' fields)."""
+def resolve_agent(
+    tenant: Tenant,
+    agent: AgentConfig,
+    *,
+    caller: str = DEFAULT_CALLER,
+    record_use: bool = True,
+    policy: Policy | None = None,
+) -> Resolution:
+    """Resolve a request whose agent configuration is already parsed (the API's and commands' fields).
+
+    `policy` replaces the tenant's own (the console previews a policy before it is saved).
+    """
+    if caller is not DEFAULT_CALLER and not (isinstance(caller, str) and 0 < len(caller) <= release.MAX_CALLER_LENGTH):
+        raise ValueError(f"caller names who receives the key: 1 to {release.MAX_CALLER_LENGTH} characters.")
     _check_active(tenant)
+    policy = policy_for(tenant) if policy is None else policy
+    restricted = policy is not DEFAULT_POLICY  # the default restricts nothing: its checks are skipped
     requested, origin = rules.requested_model(sinatrarc_model=agent.model, tenant_default=tenant.default_model)
     kind, route = rules.route(requested, agent.model_provider)
 
@@ -114,12 +142,36 @@ def resolve_agent(tenant: Tenant, agent: AgentConfig, *, record_use: bool = True
         and not _has_key(rows, ANTHROPIC)
         and _has_key(rows, OPENROUTER)
     ):
+        if restricted and not policy.allows_provider(OPENROUTER):
+            raise _denied(
+                tenant,
+                f"{requested} would go through OpenRouter, because tenant {tenant.slug} has no Anthropic key, but "
+                f"its policy allows only {policy.provider_labels()}: add an Anthropic key, or allow OpenRouter.",
+            )
         route, fallback = rules.ROUTES[(kind, OPENROUTER)], True
+    if restricted and not policy.allows_provider(route.provider):
+        allowed = [provider for provider in Provider if policy.allows_provider(provider)]
+        instead = next((provider for provider in allowed if (kind, provider) in rules.ROUTES), None)
+        hint = f": write model_provider: {instead.value} to send it there" if instead else ""
+        raise _denied(
+            tenant,
+            f"Tenant {tenant.slug}'s policy allows only {policy.provider_labels()}; {requested} goes to "
+            f"{Provider(route.provider).label} ({route.because}){hint}.",
+        )
 
     key = _key(tenant, rows, route.provider)
-    choice = _concrete_model(requested, kind, route, key)
+    pin = policy.pin(requested.lower()) if restricted and kind is Kind.ALIAS else None
+    choice = _concrete_model(requested, kind, route, key, pin)
+    if restricted and not policy.allows_model(choice.model):
+        raise _denied(
+            tenant,
+            f"Tenant {tenant.slug}'s policy allows only models matching {', '.join(policy.models)}; "
+            f"{requested} means {choice.model} on {Provider(route.provider).label}, which matches none of them.",
+        )
     if record_use and key.credential is not None:
         usage.record_use(TenantModelCredential, key.credential.pk, key.credential.last_used_at)
+    if record_use and key.secret is not None:  # host credentials release no key
+        release.count(caller=caller, tenant_id=tenant.id, provider=route.provider)
     return Resolution(
         provider=route.provider,
         model=choice.model,
@@ -128,9 +180,13 @@ def resolve_agent(tenant: Tenant, agent: AgentConfig, *, record_use: bool = True
         api_key=key.secret,
         credential_source=key.source.value,
         key_hint=key.secret.hint if key.secret is not None else "",
-        reason=_reason(tenant, requested, origin, kind, route, choice.model, key, fallback),
+        reason=_reason(tenant, requested, origin, kind, route, choice.model, key, fallback, pin),
         warnings=choice.warnings,
     )
+
+
+def _denied(tenant: Tenant, rule: str) -> PolicyDenied:
+    return PolicyDenied(rule, change_at=f"{settings.SINATRA_BASE_URL}/t/{tenant.slug}/policy/")
 
 
 def _check_active(tenant: Tenant) -> None:
@@ -181,13 +237,17 @@ def _key(tenant: Tenant, rows: dict, provider: str) -> _Key:
     )
 
 
-def _concrete_model(requested: str, kind: Kind, route: Route, key: _Key) -> catalog.ModelChoice:
+def _concrete_model(requested: str, kind: Kind, route: Route, key: _Key, pin: str | None) -> catalog.ModelChoice:
     alias = requested.lower()
     match route.target:
-        case Target.NEWEST_ANTHROPIC:
-            return catalog.newest_anthropic(alias, secret=key.secret)
+        case Target.NEWEST_ANTHROPIC:  # a pinned alias means its pin: the catalog is not asked
+            return (
+                catalog.anthropic_id(pin, secret=key.secret)
+                if pin
+                else catalog.newest_anthropic(alias, secret=key.secret)
+            )
         case Target.NEWEST_OPENROUTER:
-            return catalog.newest_openrouter(alias)
+            return catalog.openrouter_slug_for_claude_id(pin) if pin else catalog.newest_openrouter(alias)
         case Target.ANTHROPIC_ID:
             return catalog.anthropic_id(requested, secret=key.secret)
         case Target.OPENROUTER_SLUG_OF_ID:
@@ -200,16 +260,27 @@ def _concrete_model(requested: str, kind: Kind, route: Route, key: _Key) -> cata
 
 
 def _reason(
-    tenant: Tenant, requested: str, origin: str, kind: Kind, route: Route, model: str, key: _Key, fallback: bool
+    tenant: Tenant,
+    requested: str,
+    origin: str,
+    kind: Kind,
+    route: Route,
+    model: str,
+    key: _Key,
+    fallback: bool,
+    pin: str | None,
 ) -> str:
     provider = Provider(route.provider).label
+    pinned = f", pinned by tenant {tenant.slug}'s policy to {pin}" if pin else ""
     if fallback:
         return (
-            f"{requested} ({origin}) would go to Anthropic directly, but tenant {tenant.slug} has only an "
+            f"{requested} ({origin}{pinned}) would go to Anthropic directly, but tenant {tenant.slug} has only an "
             f"OpenRouter key, so it goes through OpenRouter as {model} (one key is enough to get going)."
         )
     what = {
-        Kind.ALIAS: f"an alias for the newest Claude {requested.lower().title()} model",
+        Kind.ALIAS: f"an alias pinned by tenant {tenant.slug}'s policy to {pin}"
+        if pin
+        else f"an alias for the newest Claude {requested.lower().title()} model",
         Kind.CLAUDE_ID: "a Claude model id",
         Kind.ANTHROPIC_SLUG: "a vendor/model slug",
         Kind.SLUG: "a vendor/model slug",

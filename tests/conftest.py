@@ -13,7 +13,7 @@ from credentials.envelope import dek_cache
 from credentials.services import Actor, credential_create
 from providers import http as provider_http
 from providers.secret import Secret
-from routing import catalog
+from routing import catalog, policy_rules, release
 from routing.tokens import token_create
 from tenants.models import Tenant
 from tests.fakes.providers import ANTHROPIC_MODELS as ROUTING_ANTHROPIC_MODELS
@@ -33,14 +33,19 @@ from tests.web import key_checks, people  # noqa: F401 - fixtures for the whole 
 
 @pytest.fixture(autouse=True)
 def _empty_caches():
-    """Every test starts with no unwrapped DEK and nothing cached (model lists included)."""
+    """Every test starts with no unwrapped DEK, nothing cached (model lists and policies included) and
+    no key release counted in memory; what a test counted is never written after it (nor at exit)."""
     dek_cache.clear()
     catalog.clear_caches()
     cache.clear()
+    release.discard()
+    policy_rules.clear_cache()
     yield
     dek_cache.clear()
     catalog.clear_caches()
     cache.clear()
+    release.discard()
+    policy_rules.clear_cache()
 
 
 @pytest.fixture
@@ -167,9 +172,24 @@ def provider_api():
 
 @pytest.fixture
 def service_token(db) -> str:
-    """Return a live service token for the HTTP API."""
-    _row, token = token_create(name="worker-test")
+    """Return a live service token for the HTTP API, for all tenants."""
+    _row, token = token_create(name="worker-test", all_tenants=True)
     return token
+
+
+@pytest.fixture
+def issue_token(db):
+    """Create a service token through the service; return the token itself.
+
+    `issue_token("worker-eu", acme, globex)` scopes it to those tenants; with none it covers all tenants.
+    """
+
+    def issue(name: str, *tenants: Tenant, expires_days: int | None = None) -> str:
+        issued = token_create(name=name, tenants=tenants, all_tenants=not tenants, expires_days=expires_days)
+        assert issued.token is not None
+        return issued.token
+
+    return issue
 
 
 @pytest.fixture

@@ -38,7 +38,9 @@ def test_the_contract_commands_are_all_there():
         "rewrap_credentials",
         "verify_credentials",
         "create_service_token",
+        "list_service_tokens",
         "revoke_service_token",
+        "tenant_policy",
     } <= names
 
 

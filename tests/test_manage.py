@@ -16,7 +16,7 @@ SETTINGS = {"DJANGO_SETTINGS_MODULE": "sinatra.settings", "SINATRA_ENV_FILE": "t
 COMMANDS = [
     ("resolve_model", "--tenant", "acme", "--model", "opus"),
     ("create_tenant", "acme"),
-    ("create_service_token", "worker"),
+    ("create_service_token", "worker", "--all-tenants"),
     ("rewrap_credentials", "--dry-run"),
     ("verify_credentials",),
     ("migrate", "--noinput"),

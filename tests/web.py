@@ -125,6 +125,12 @@ def text_of(html: str) -> str:
     return " ".join("".join(parser.parts).split())
 
 
+def provider_section(html: str, provider: str) -> str:
+    """What one provider's section of the credentials page says (its text, white space collapsed)."""
+    start = html.index(f'aria-labelledby="provider-{provider}"')
+    return text_of(html[start : html.index("</section>", start)])
+
+
 def text(response: HttpResponse) -> str:
     """Return what a page says (its text, no tags), white space collapsed."""
     return text_of(response.content.decode())

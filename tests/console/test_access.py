@@ -16,6 +16,7 @@ from django.shortcuts import resolve_url
 from django.urls import reverse
 
 from credentials.models import CredentialEvent, TenantModelCredential
+from routing.models import AliasPin, PolicyEvent, TenantPolicy
 from tenants.models import Invitation, Membership, Role, Tenant
 from tenants.services import invitation_create
 from tests.fakes.providers import anthropic_key
@@ -42,6 +43,7 @@ ACCESS = {
     "setup-keys": Access(get=MANAGERS, post=MANAGERS),
     "setup-model": Access(get=MANAGERS, post=MANAGERS),
     "members": Access(get=EVERYONE, post=OWNERS),
+    "policy": Access(get=EVERYONE, post=MANAGERS),
     "invitation-withdraw": Access(get=(), post=OWNERS),
     "member-remove": Access(get=(), post=OWNERS),
     "credentials": Access(get=EVERYONE, post=EVERYONE),
@@ -119,8 +121,11 @@ def state() -> tuple:
         sorted(TenantModelCredential.objects.values_list("id", "status", "validated_at")),
         sorted(Invitation.objects.values_list("id", "revoked_at", "accepted_at")),
         sorted(Membership.objects.values_list("id", "tenant__slug", "role")),
-        sorted(Tenant.objects.values_list("slug", "name", "default_model")),
+        sorted(Tenant.objects.values_list("slug", "name", "default_model", "updated_at")),
         CredentialEvent.objects.count(),
+        sorted(TenantPolicy.objects.values_list("tenant__slug", "providers", "model_patterns")),
+        sorted(AliasPin.objects.values_list("policy__tenant__slug", "alias", "model")),
+        PolicyEvent.objects.count(),
     )
 
 

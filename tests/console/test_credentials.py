@@ -13,6 +13,8 @@ from credentials.kms.local import LocalKmsBackend
 from credentials.models import CredentialEvent, EventKind, Status, TenantModelCredential
 from credentials.services import Actor, credential_create, credential_revoke
 from providers.secret import Secret
+from routing import release
+from routing.models import KeyRelease
 from tenants.models import Role
 from tests.fakes.providers import anthropic_key, openrouter_key
 from tests.web import (
@@ -21,9 +23,9 @@ from tests.web import (
     inputs_named,
     labels,
     messages_of,
+    provider_section,
     signed_in,
     text,
-    text_of,
 )
 
 CREDENTIALS = reverse("credentials", args=["acme"])
@@ -43,9 +45,7 @@ def verify_url(credential: TenantModelCredential) -> str:
 
 def section(response, provider: str) -> str:
     """What one provider's section of the credentials page says."""
-    html = response.content.decode()
-    start = html.index(f'aria-labelledby="provider-{provider}"')
-    return text_of(html[start : html.index("</section>", start)])
+    return provider_section(response.content.decode(), provider)
 
 
 @pytest.fixture
@@ -134,6 +134,40 @@ def test_the_page_lists_events_and_earlier_keys(owner, tenant):
         assert kind in events
     assert f"replaced by {second.key_hint}" in events
     assert "command:seed_credential" in events
+
+
+# --- Who received each key (key-release accounting)
+
+
+def test_the_page_shows_who_received_each_key_by_caller_even_to_members(member, tenant, make_tenant):
+    stored(tenant, "anthropic")
+    globex = make_tenant("globex")
+    for caller, owner_of_key, provider, times in [
+        ("worker-eu", tenant, "anthropic", 3),
+        ("worker-us", tenant, "anthropic", 1),
+        ("worker-eu", tenant, "openrouter", 2),
+        ("worker-eu", globex, "anthropic", 50),
+    ]:
+        for _ in range(times):
+            release.count(caller=caller, tenant_id=owner_of_key.pk, provider=provider)
+    release.flush()
+    latest = KeyRelease.objects.filter(tenant=tenant, caller="worker-eu", provider="anthropic").get()
+
+    response = member.get(CREDENTIALS)
+
+    anthropic, openrouter = section(response, "anthropic"), section(response, "openrouter")
+    assert "Who received the Anthropic key Caller Last 24 hours Last 30 days Last time (UTC)" in anthropic
+    assert f"worker-eu 3 3 {latest.last_released_at:%Y-%m-%d %H:%M}" in anthropic
+    assert "worker-us 1 1" in anthropic
+    assert "50" not in anthropic  # globex's releases are globex's
+    assert "No OpenRouter API key." in openrouter  # the key was revoked, or never stored here: releases stay
+    assert "worker-eu 2 2" in openrouter
+
+
+def test_a_key_nobody_received_says_so(member, tenant):
+    stored(tenant, "anthropic")
+
+    assert "Who received the Anthropic key Nobody in the last 30 days." in section(member.get(CREDENTIALS), "anthropic")
 
 
 @pytest.mark.parametrize(("role", "manages"), [(Role.OWNER, True), (Role.ADMIN, True), (Role.MEMBER, False)], ids=str)

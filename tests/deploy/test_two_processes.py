@@ -88,7 +88,7 @@ class Pair:
         return keys
 
     def new_token(self, name: str) -> str:
-        return manage("create_service_token", name, env=self.env).stdout.split()[-1]
+        return manage("create_service_token", name, "--all-tenants", env=self.env).stdout.split()[-1]
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +112,7 @@ def pair(servers_available, redis_database) -> Iterator[Pair]:
         )
         env = base_env(SINATRA_ENV_FILE=str(env_file))
         manage("migrate", "--noinput", env=env)
-        token = manage("create_service_token", "worker-both", env=env).stdout.split()[-1]
+        token = manage("create_service_token", "worker-both", "--all-tenants", env=env).stdout.split()[-1]
         first = start_gunicorn("first", env=env, port=free_port(), directory=workdir, GUNICORN_WORKERS="1")
         try:
             second = start_gunicorn("second", env=env, port=free_port(), directory=workdir, GUNICORN_WORKERS="1")

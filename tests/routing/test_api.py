@@ -19,7 +19,7 @@ from django.utils import timezone
 from credentials.models import TenantModelCredential
 from routing import api
 from routing.errors import RoutingError
-from routing.models import ServiceToken
+from routing.models import ServiceToken, ServiceTokenEvent, TokenEventKind
 from routing.openapi import MAX_SLUG_LENGTH
 from routing.tokens import token_revoke
 from tenants.models import Tenant
@@ -109,6 +109,77 @@ def test_the_bearer_scheme_is_case_insensitive(client, tenant, store_key, provid
     )
 
     assert response.status_code == 200
+
+
+def test_an_expired_token_is_401_saying_it_expired(client, tenant, store_key, issue_token):
+    token = issue_token("worker-eu", tenant, expires_days=1)
+    ServiceToken.objects.filter(name="worker-eu").update(expires_at=timezone.now() - timedelta(minutes=1))
+
+    body = assert_error(post(client, {"tenant": "acme"}, token), 401, "token_expired")
+
+    assert "worker-eu expired on" in body["detail"]
+    assert response_has_no_token(body, token)
+
+
+def test_a_revoked_token_is_401_saying_it_was_revoked(client, tenant, issue_token):
+    token = issue_token("worker-eu", tenant)
+    token_revoke(name="worker-eu")
+
+    body = assert_error(post(client, {"tenant": "acme"}, token), 401, "unauthorized")
+
+    assert "worker-eu was revoked" in body["detail"]
+    assert response_has_no_token(body, token)
+
+
+def response_has_no_token(body: dict, token: str) -> bool:
+    return token not in json.dumps(body) and token[len("sin_") :][:12] not in json.dumps(body)
+
+
+# --- Scope: a token resolves only the tenants it names.
+
+
+def test_a_scoped_token_resolves_its_tenants(client, tenant, make_tenant, store_key, provider_api, issue_token):
+    globex = make_tenant("globex")
+    store_key(tenant, "anthropic")
+    store_key(globex, "anthropic")
+    token = issue_token("worker-eu", tenant, globex)
+
+    assert post(client, {"tenant": "acme"}, token).status_code == 200
+    assert post(client, {"tenant": "globex"}, token).status_code == 200
+
+
+def test_a_scoped_token_is_refused_another_tenant_with_403_and_an_event(
+    client, tenant, make_tenant, store_key, provider_api, issue_token
+):
+    globex = make_tenant("globex")
+    globex_key = anthropic_key("GLOBEXKEY")
+    store_key(globex, "anthropic", globex_key)
+    token = issue_token("worker-acme", tenant)
+
+    response = post(client, {"tenant": "globex"}, token)
+
+    body = assert_error(response, 403, "forbidden_tenant")
+    assert "worker-acme may not resolve tenant 'globex'" in body["detail"]
+    assert find_leaks(response.content, [globex_key]) == []
+    event = ServiceTokenEvent.objects.get(kind=TokenEventKind.REFUSED_TENANT)
+    assert (event.token.name, event.tenant, event.actor) == ("worker-acme", globex, "token:worker-acme")
+    assert TenantModelCredential.objects.get(tenant=globex).last_used_at is None
+
+
+def test_a_scoped_token_gets_the_same_403_for_a_slug_no_tenant_has(client, tenant, issue_token):
+    token = issue_token("worker-acme", tenant)
+
+    body = assert_error(post(client, {"tenant": "nobody"}, token), 403, "forbidden_tenant")
+
+    assert "nobody" in body["detail"]
+    assert ServiceTokenEvent.objects.filter(kind=TokenEventKind.REFUSED_TENANT, tenant=None).count() == 1
+
+
+def test_an_all_tenant_token_gets_404_for_a_slug_no_tenant_has(client, tenant, issue_token):
+    token = issue_token("worker-all")
+
+    assert_error(post(client, {"tenant": "nobody"}, token), 404, "unknown_tenant")
+    assert not ServiceTokenEvent.objects.filter(kind=TokenEventKind.REFUSED_TENANT).exists()
 
 
 @pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])

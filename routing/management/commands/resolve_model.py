@@ -41,11 +41,13 @@ class Command(BaseCommand):
         if sinatrarc and (model or model_provider):
             raise CommandError("Give --sinatrarc, or --model (with --model-provider); not both.")
         try:
+            # Shown, not handed to anyone: no key release is counted and last_used_at is left alone.
             if sinatrarc:
-                resolution = resolve(tenant_row, self.read_sinatrarc(sinatrarc, options.get("stdin") or sys.stdin))
+                text = self.read_sinatrarc(sinatrarc, options.get("stdin") or sys.stdin)
+                resolution = resolve(tenant_row, text, record_use=False)
             else:
                 given = {key: value for key, value in (("model", model), ("model_provider", model_provider)) if value}
-                resolution = resolve_agent(tenant_row, agent_config(given))
+                resolution = resolve_agent(tenant_row, agent_config(given), record_use=False)
         except RoutingError as exc:
             raise CommandError(str(exc)) from None
         if as_json:
