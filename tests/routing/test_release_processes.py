@@ -32,7 +32,6 @@ from tests.fakes.providers import anthropic_key, openrouter_key
 from tests.helpers import PROJECT_DIR, command_env, database_url, run_manage, sessions_waiting_on_locks
 from tests.web import provider_section
 
-
 CREDENTIALS_PAGE = """
 from django.contrib.auth import get_user_model
 from django.test import Client
