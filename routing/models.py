@@ -65,6 +65,7 @@ class TokenEventKind(models.TextChoices):
     CREATED = "created", "Created"
     REVOKED = "revoked", "Revoked"
     REFUSED_TENANT = "refused_tenant", "Refused a tenant outside its scope"
+    TENANT_REMOVED = "tenant_removed", "A tenant taken out of its scope"
 
 
 class ServiceTokenEvent(models.Model):

@@ -117,7 +117,7 @@ def token_create(
                 row.save(update_fields=["expires_at"])
             if scope == Scope.TENANTS:
                 row.tenants.set(tenants)
-            _event(row, TokenEventKind.CREATED, actor.label, _scope_detail(scope, tenants, row.expires_at))
+            token_event(row, TokenEventKind.CREATED, actor.label, _scope_detail(scope, tenants, row.expires_at))
     except IntegrityError:
         return IssuedToken(_existing(name, scope, tenants, timezone.now()), None)
     return IssuedToken(row, token)
@@ -159,7 +159,7 @@ def token_revoke(*, name: str, actor: Actor | None = None) -> tuple[ServiceToken
         return revoked, False
     row.revoked_at = timezone.now()
     row.save(update_fields=["revoked_at"])
-    _event(row, TokenEventKind.REVOKED, actor.label, f"prefix {row.prefix}...")
+    token_event(row, TokenEventKind.REVOKED, actor.label, f"prefix {row.prefix}...")
     return row, True
 
 
@@ -197,7 +197,7 @@ def token_tenant(*, token: ServiceToken, slug: str) -> Tenant | None:
     tenant = token.tenants.filter(slug=slug).first()
     if tenant is None:
         asked = Tenant.objects.filter(slug=slug).first()
-        _event(token, TokenEventKind.REFUSED_TENANT, f"token:{token.name}", f"asked for tenant {slug!r}", asked)
+        token_event(token, TokenEventKind.REFUSED_TENANT, f"token:{token.name}", f"asked for tenant {slug!r}", asked)
         raise TenantOutOfScope(
             f"Service token {token.name} may not resolve tenant {slug!r}: it is outside the token's scope. "
             f"An operator can issue a token for it (create_service_token NAME --tenant {slug})."
@@ -205,5 +205,8 @@ def token_tenant(*, token: ServiceToken, slug: str) -> Tenant | None:
     return tenant
 
 
-def _event(token: ServiceToken, kind: str, actor: str, detail: str, tenant: Tenant | None = None) -> ServiceTokenEvent:
+def token_event(
+    token: ServiceToken, kind: str, actor: str, detail: str, tenant: Tenant | None = None
+) -> ServiceTokenEvent:
+    """Write a token's audit event (no secret in it)."""
     return ServiceTokenEvent.objects.create(token=token, kind=kind, actor=actor, detail=detail[:500], tenant=tenant)
