@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from credentials.services import credential_states
+from routing.aliases import current_meanings
 from routing.preview import resolve_preview
 from tenants.models import Invitation, Membership, Role, Tenant
 from tenants.selectors import pending_invitations
@@ -39,6 +40,7 @@ def console(request: AuthenticatedRequest, tenant: Tenant, membership: Membershi
         "section": "overview",
         "membership": membership,
         "worker": resolve_preview(tenant, None),
+        "aliases": current_meanings(),
         "providers": providers,
         "has_keys": any(entry.active for entry in providers),
         "can_manage": membership.role in MANAGERS,

@@ -173,3 +173,26 @@ class PolicyEvent(models.Model):
 
     def __str__(self) -> str:
         return f"policy of {self.tenant_id} changed by {self.actor}"
+
+
+class AliasChange(models.Model):
+    """When the newest model of an alias changed at a provider: recorded once, the first time it is seen."""
+
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    alias = models.CharField(max_length=16)
+    old = models.CharField(max_length=200, blank=True, help_text="What the alias meant before; empty: first seen.")
+    new = models.CharField(max_length=200)
+    first_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "alias", "new"], name="one_change_per_alias_target")]
+        ordering = ["provider", "alias", "-first_seen", "-id"]
+
+    def __str__(self) -> str:
+        return describe_alias(self)
+
+
+def describe_alias(change: AliasChange) -> str:
+    """E.g. "opus means claude-opus-5-5 since 2026-09-28 (before: claude-opus-5)"."""
+    before = f" (before: {change.old})" if change.old else ""
+    return f"{change.alias} means {change.new} since {change.first_seen:%Y-%m-%d}{before}"

@@ -26,7 +26,7 @@ from providers import Provider, spec
 from providers.secret import Secret
 from tenants.models import Tenant
 
-from . import catalog, release, rules, usage
+from . import aliases, catalog, release, rules, usage
 from .errors import (
     ConfigError,
     CredentialUnavailable,
@@ -162,6 +162,8 @@ def resolve_agent(
     key = _key(tenant, rows, route.provider)
     pin = policy.pin(requested.lower()) if restricted and kind is Kind.ALIAS else None
     choice = _concrete_model(requested, kind, route, key, pin)
+    if choice.from_list:  # the provider's own list named the alias's newest model: history notes changes
+        aliases.alias_observed(provider=route.provider, alias=requested.lower(), model=choice.model)
     if restricted and not policy.allows_model(choice.model):
         raise _denied(
             tenant,

@@ -13,7 +13,7 @@ from credentials.envelope import dek_cache
 from credentials.services import Actor, credential_create
 from providers import http as provider_http
 from providers.secret import Secret
-from routing import catalog, policy_rules, release
+from routing import aliases, catalog, policy_rules, release
 from routing.tokens import token_create
 from tenants.models import Tenant
 from tests.fakes.providers import ANTHROPIC_MODELS as ROUTING_ANTHROPIC_MODELS
@@ -40,6 +40,7 @@ def _empty_caches():
     cache.clear()
     release.discard()
     policy_rules.clear_cache()
+    aliases.forget()
     yield
     dek_cache.clear()
     catalog.clear_caches()

@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from providers import Provider
+from routing.aliases import meaning_of
 from routing.service import RoutingError, resolve, resolve_agent
 from routing.sinatrarc import MAX_SINATRARC_BYTES, agent_config
 from tenants.management import tenant_for_command
@@ -60,6 +61,9 @@ class Command(BaseCommand):
         key = resolution.key_hint or "none: the worker uses"
         self.stdout.write(f"  key       {key} ({SOURCE_LABELS[resolution.credential_source]})")
         self.stdout.write(f"  why       {resolution.reason}")
+        change = meaning_of(provider=resolution.provider, alias=resolution.requested.lower())
+        if change is not None and change.new == resolution.model:
+            self.stdout.write(f"  alias     {change}")
         for warning in resolution.warnings:
             self.stdout.write(self.style.WARNING(f"  warning   {warning}"))
 
