@@ -37,10 +37,14 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.views.decorators.debug import sensitive_variables
+from prometheus_client import Counter
 
 from providers.secret import Secret
 
 from .kms import Keyring, KmsError, UnwrappedKey, get_keyring
+
+DEK_CACHE_HITS = Counter("sinatra_dek_cache_hits", "Data keys found unwrapped in this process's cache.")
+DEK_CACHE_MISSES = Counter("sinatra_dek_cache_misses", "Data keys not in the cache: unwrapped through the KMS.")
 
 ENVELOPE_VERSION = 1
 NONCE_BYTES = 12
@@ -146,6 +150,8 @@ def open_sealed(row: SealedRow, *, use_cache: bool = True, keyring: Keyring | No
     _check_version(row)
     cache_key = (hashlib.sha256(bytes(row.wrapped_dek)).digest(), row.tenant_id)
     cached = dek_cache.get(cache_key) if use_cache else None
+    if use_cache:
+        (DEK_CACHE_HITS if cached is not None else DEK_CACHE_MISSES).inc()
     cipher, is_primary = cached or _cipher(row, keyring=keyring or get_keyring())
     if use_cache and cached is None:
         dek_cache.put(cache_key, (cipher, is_primary))

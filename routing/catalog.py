@@ -29,6 +29,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from prometheus_client import Counter
 
 from providers import Provider
 from providers import anthropic as anthropic_client
@@ -49,6 +50,12 @@ from providers.secret import Secret
 from .errors import ConfigError
 
 logger = logging.getLogger(__name__)
+
+MODEL_LIST_FETCHES = Counter(
+    "sinatra_model_list_fetches",
+    "Model lists fetched from a provider, by provider and outcome (ok, unavailable, rejected).",
+    ["provider", "outcome"],
+)
 
 ALIASES = FAMILIES  # opus, sonnet, haiku, fable
 
@@ -236,6 +243,7 @@ class _ModelList(Generic[Models]):
             raw = fetch()
             models = self.parse(raw)
         except ProviderError as exc:
+            MODEL_LIST_FETCHES.labels(self.name, _outcome(exc)).inc()
             stale = self._state.models
             # An outage is remembered for everyone; one tenant's rejected key is not.
             if not isinstance(exc, KeyRejected):
@@ -244,6 +252,7 @@ class _ModelList(Generic[Models]):
             if stale is not None:
                 return _Lookup(stale, None, notes)
             return _Lookup(None, str(exc), notes)
+        MODEL_LIST_FETCHES.labels(self.name, "ok").inc()
         _shared.set(CACHE_PREFIX + self.name, raw, seconds)
         with self._lock:
             self._state = _State(models, time.monotonic() + seconds)
@@ -253,9 +262,16 @@ class _ModelList(Generic[Models]):
         if fetch is None:
             return _Lookup(None, "no key to fetch it with")
         try:
-            return _Lookup(self.parse(fetch()))
+            models = self.parse(fetch())
         except ProviderError as exc:
+            MODEL_LIST_FETCHES.labels(self.name, _outcome(exc)).inc()
             return _Lookup(None, str(exc))
+        MODEL_LIST_FETCHES.labels(self.name, "ok").inc()
+        return _Lookup(models)
+
+
+def _outcome(exc: ProviderError) -> str:
+    return "rejected" if isinstance(exc, KeyRejected) else "unavailable"
 
 
 def parse_anthropic_ids(value: object) -> list[str]:

@@ -13,10 +13,12 @@ minute per process: routing.release). The rules themselves live in `routing.rule
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
+from prometheus_client import Counter, Histogram
 
 from credentials.kms import KmsError, KmsUnavailable
 from credentials.models import TenantModelCredential
@@ -55,6 +57,17 @@ __all__ = [
     "resolve",
     "resolve_agent",
 ]
+
+RESOLUTIONS = Counter(
+    "sinatra_resolutions",
+    "Resolutions by provider and outcome (ok, or the error code: invalid_config, missing_credential, ...).",
+    ["provider", "outcome"],
+)
+RESOLVE_SECONDS = Histogram(
+    "sinatra_resolve_duration_seconds",
+    "Time resolve() takes, in seconds.",
+    buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0, 5.0),
+)
 
 
 @dataclass(frozen=True)
@@ -106,10 +119,14 @@ def resolve(
     service token's name). `record_use=False` (previews in the console) counts no release and
     leaves `last_used_at` alone.
     """
-    _check_active(tenant)
-    if config is not None and sinatrarc is not None:
-        raise ConfigError("Pass the .sinatrarc text or its parsed config, not both.")
-    agent = config_from_mapping(config) if config is not None else parse_sinatrarc(sinatrarc)
+    try:
+        _check_active(tenant)
+        if config is not None and sinatrarc is not None:
+            raise ConfigError("Pass the .sinatrarc text or its parsed config, not both.")
+        agent = config_from_mapping(config) if config is not None else parse_sinatrarc(sinatrarc)
+    except RoutingError as exc:
+        RESOLUTIONS.labels("none", exc.code).inc()
+        raise
     return resolve_agent(tenant, agent, caller=caller, record_use=record_use)
 
 
@@ -125,6 +142,27 @@ def resolve_agent(
 
     `policy` replaces the tenant's own (the console previews a policy before it is saved).
     """
+    started = time.perf_counter()
+    try:
+        resolution = _resolve_agent(tenant, agent, caller=caller, record_use=record_use, policy=policy)
+    except RoutingError as exc:
+        RESOLUTIONS.labels("none", exc.code).inc()
+        raise
+    finally:
+        RESOLVE_SECONDS.observe(time.perf_counter() - started)
+    RESOLUTIONS.labels(resolution.provider, "ok").inc()
+    return resolution
+
+
+def _resolve_agent(
+    tenant: Tenant,
+    agent: AgentConfig,
+    *,
+    caller: str = DEFAULT_CALLER,
+    record_use: bool = True,
+    policy: Policy | None = None,
+) -> Resolution:
+    """The work of `resolve_agent()`, which measures it."""
     if caller is not DEFAULT_CALLER and not (isinstance(caller, str) and 0 < len(caller) <= release.MAX_CALLER_LENGTH):
         raise ValueError(f"caller names who receives the key: 1 to {release.MAX_CALLER_LENGTH} characters.")
     _check_active(tenant)

@@ -7,8 +7,10 @@ the others only unwrap the rows they wrapped (a row's ``kek_id`` says which back
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -17,8 +19,15 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
+from prometheus_client import Counter
 
 from credentials.errors import CredentialError
+
+KMS_CALLS = Counter(
+    "sinatra_kms_calls",
+    "Calls to a key-management backend, by backend (local, cloud), operation (wrap, unwrap) and outcome.",
+    ["backend", "operation", "outcome"],
+)
 
 
 class KmsError(CredentialError):
@@ -110,13 +119,16 @@ class Keyring:
     # backends and the KMS client libraries) from Django's error reports: they hold data keys.
     @sensitive_variables()
     def wrap(self, dek: bytes, *, aad: bytes) -> WrappedKey:
-        return self.primary.wrap(dek, aad=aad)
+        backend = self.primary
+        with _counted(backend, "wrap"):
+            return backend.wrap(dek, aad=aad)
 
     @sensitive_variables()
     def unwrap(self, wrapped: bytes, *, kek_id: str, aad: bytes) -> UnwrappedKey:
         for backend in self.backends:
             if backend.handles(kek_id):
-                unwrapped = backend.unwrap(wrapped, kek_id=kek_id, aad=aad)
+                with _counted(backend, "unwrap"):
+                    unwrapped = backend.unwrap(wrapped, kek_id=kek_id, aad=aad)
                 # A key held by a read-only backend is never the primary, whatever that backend says.
                 is_primary = unwrapped.is_primary and backend is self.backends[0]
                 return dataclasses.replace(unwrapped, is_primary=is_primary)
@@ -128,6 +140,18 @@ class Keyring:
         if kek_id.startswith("gcp-kms:"):
             raise UnknownKek(f"kek_id {kek_id} needs Cloud KMS: set SINATRA_KMS_KEY.")
         raise UnknownKek(f"Unknown kek_id {kek_id!r}: no KMS backend knows this kind of key.")
+
+
+@contextlib.contextmanager
+def _counted(backend: KmsBackend, operation: str) -> Iterator[None]:
+    """Count one KMS call by backend, operation and outcome (ok, or the KmsError class: no detail)."""
+    name = type(backend).__name__.removesuffix("KmsBackend").lower() or "other"
+    try:
+        yield
+    except KmsError as exc:
+        KMS_CALLS.labels(name, operation, type(exc).__name__).inc()
+        raise
+    KMS_CALLS.labels(name, operation, "ok").inc()
 
 
 @functools.cache

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY, Counter
+
+from routing.errors import MissingCredential
+from routing.service import resolve
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +80,41 @@ def test_no_label_names_a_tenant(client, tenant):
     client.get(f"/t/{tenant.slug}/credentials/")
     client.post("/api/v1/resolve", data={"tenant": tenant.slug}, content_type="application/json")
     assert tenant.slug not in client.get("/metrics").content.decode()
+
+
+def test_resolutions_kms_calls_the_dek_cache_and_model_list_fetches_move_their_counters(
+    client, tenant, store_key, provider_api
+):
+    key = store_key(tenant, "anthropic")
+    before = {
+        "ok": sample("sinatra_resolutions_total", provider="anthropic", outcome="ok"),
+        "missing": sample("sinatra_resolutions_total", provider="none", outcome="missing_credential"),
+        "unwrap": sample("sinatra_kms_calls_total", backend="local", operation="unwrap", outcome="ok"),
+        "misses": sample("sinatra_dek_cache_misses_total"),
+        "hits": sample("sinatra_dek_cache_hits_total"),
+        "fetched": sample("sinatra_model_list_fetches_total", provider="anthropic", outcome="ok"),
+        "failed": sample("sinatra_model_list_fetches_total", provider="openrouter", outcome="unavailable"),
+        "timed": sample("sinatra_resolve_duration_seconds_count"),
+    }
+    provider_api.routes["openrouter_models"].mock(return_value=httpx.Response(503))
+
+    resolve(tenant, "agent:\n  model: opus\n")  # the data key unwrapped through the KMS, the list fetched
+    resolve(tenant, "agent:\n  model: opus\n")  # both from memory now
+    with pytest.raises(MissingCredential):
+        resolve(tenant, "agent:\n  model: openai/gpt-5\n")  # no OpenRouter key
+    store_key(tenant, "openrouter")
+    resolve(tenant, "agent:\n  model: openai/gpt-5\n")  # OpenRouter's list cannot be fetched: counted
+
+    assert sample("sinatra_resolutions_total", provider="anthropic", outcome="ok") == before["ok"] + 2
+    assert sample("sinatra_resolutions_total", provider="none", outcome="missing_credential") == before["missing"] + 1
+    assert sample("sinatra_kms_calls_total", backend="local", operation="unwrap", outcome="ok") >= before["unwrap"] + 1
+    assert sample("sinatra_dek_cache_misses_total") >= before["misses"] + 1
+    assert sample("sinatra_dek_cache_hits_total") >= before["hits"] + 1
+    assert sample("sinatra_model_list_fetches_total", provider="anthropic", outcome="ok") == before["fetched"] + 1
+    assert sample("sinatra_model_list_fetches_total", provider="openrouter", outcome="unavailable") > before["failed"]
+    assert sample("sinatra_resolve_duration_seconds_count") == before["timed"] + 4
+    page = client.get("/metrics").content.decode()
+    assert "sinatra_resolutions_total" in page
+    assert "sinatra_kms_calls_total" in page
+    for private in (tenant.slug, str(tenant.pk), key.key_hint):
+        assert private not in page
