@@ -8,6 +8,8 @@ names converted for Anthropic, case, and families an old list does not have.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import respx
 
@@ -193,3 +195,19 @@ def test_whether_an_id_is_warned_about_does_not_depend_on_an_earlier_resolution(
     after = resolve(tenant, sinatrarc("claude-opus-9-9")).warnings
 
     assert before == after == ("claude-opus-9-9 is not in Anthropic's model list; sent as given.",)
+
+
+def test_resolve_model_json_shows_the_converted_name_and_its_warnings(lists, tenant, store_key, run_command):
+    lists()
+    store_key(tenant, "openrouter")
+
+    out, _ = run_command("resolve_model", "--tenant", "acme", "--model", "anthropic/claude-opus-4-8-fast", "--json")
+
+    answer = json.loads(out)
+    assert answer["requested"] == "anthropic/claude-opus-4-8-fast"
+    assert answer["model"] == "anthropic/claude-opus-4.8-fast"
+    assert answer["warnings"] == [
+        "OpenRouter names anthropic/claude-opus-4-8-fast as anthropic/claude-opus-4.8-fast; "
+        "sent as anthropic/claude-opus-4.8-fast."
+    ]
+    assert "api_key" not in answer
