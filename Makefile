@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 
-.PHONY: run test lint bench clean chromium
+.PHONY: run test lint bench bench-http clean chromium wrk
 
 # The stamps re-run pip only when a requirements file changes.
 $(VENV)/.runtime-installed: requirements.txt
@@ -36,8 +36,14 @@ lint: $(VENV)/.dev-installed
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
+# In-process figures (docs/performance.md): resolve() against its floor at 1 and 10,000 tenants,
+# the DEK cache's memory, rewrap_credentials against its floor, the admin lists at 100 and 1,000
+# tenants. A scratch SQLite file, or a scratch database on the server DATABASE_URL names.
 bench: $(VENV)/.dev-installed
-	$(PY) bench/resolve.py
+	$(PY) -m bench.resolve
+	$(PY) -m bench.dek_memory
+	$(PY) -m bench.rewrap
+	$(PY) -m bench.admin
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
