@@ -9,17 +9,20 @@ Each figure comes from a fresh process, so nothing measured before it is in the 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if not __package__:  # run as a file: put the project, not bench/, first on the path (bench/common.py)
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import gc
 import hashlib
 import os
 import subprocess
-import sys
 import tracemalloc
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.common import ROOT
 
 SIZES = (10_000, 20_000)
 
@@ -67,7 +70,12 @@ def main() -> int:
         figures = {}
         for mode in ("resident", "traced"):
             child = subprocess.run(
-                [sys.executable, __file__, str(entries), mode], capture_output=True, text=True, timeout=300, check=True
+                [sys.executable, "-m", "bench.dek_memory", str(entries), mode],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=True,
             )
             figures[mode] = int(child.stdout.strip().splitlines()[-1])
         print(
