@@ -45,5 +45,17 @@ bench: $(VENV)/.dev-installed
 	$(PY) -m bench.rewrap
 	$(PY) -m bench.admin
 
+# POST /api/v1/resolve under wrk against a bare Django JSON view, both served by gunicorn with
+# deploy/gunicorn.conf.py on 127.0.0.1, at 1 and 10,000 tenants (bench/http.py); PostgreSQL when
+# DATABASE_URL names a server (a scratch database of its own), else a temporary SQLite file.
+bench-http: $(VENV)/.dev-installed wrk
+	$(PY) -m bench.http
+
+# The HTTP benchmark's load generator is Debian's wrk.
+wrk:
+	@[ -x /usr/bin/wrk ] || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+	  else echo "make bench-http needs Debian's wrk: sudo apt-get install wrk"; exit 1; fi; }
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
