@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 
-.PHONY: run test lint bench clean chromium lock
+.PHONY: run test lint bench bench-http clean chromium wrk lock
 
 # The stamps re-run pip only when a requirements file changes.
 $(VENV)/.runtime-installed: requirements.txt
@@ -36,8 +36,26 @@ lint: $(VENV)/.dev-installed
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
+# In-process figures (docs/performance.md): resolve() against its floor at 1 and 10,000 tenants,
+# the DEK cache's memory, rewrap_credentials against its floor, the admin lists at 100 and 1,000
+# tenants. A scratch SQLite file, or a scratch database on the server DATABASE_URL names.
 bench: $(VENV)/.dev-installed
-	$(PY) bench/resolve.py
+	$(PY) -m bench.resolve
+	$(PY) -m bench.dek_memory
+	$(PY) -m bench.rewrap
+	$(PY) -m bench.admin
+
+# POST /api/v1/resolve under wrk against a bare Django JSON view, both served by gunicorn with
+# deploy/gunicorn.conf.py on 127.0.0.1, at 1 and 10,000 tenants (bench/http.py); PostgreSQL when
+# DATABASE_URL names a server (a scratch database of its own), else a temporary SQLite file.
+bench-http: $(VENV)/.dev-installed wrk
+	$(PY) -m bench.http
+
+# The HTTP benchmark's load generator is Debian's wrk.
+wrk:
+	@[ -x /usr/bin/wrk ] || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+	  else echo "make bench-http needs Debian's wrk: sudo apt-get install wrk"; exit 1; fi; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

@@ -71,6 +71,8 @@ class TenantModelCredentialAdmin(ReadOnlyAdmin):
     list_filter = ["provider", "status", "needs_rewrap", ("rejected_at", admin.EmptyFieldListFilter)]
     search_fields = ["tenant__slug", "tenant__name", "=id", "key_hint"]
     list_select_related = ["tenant"]
+    # Every key ever supplied stays a row: a filtered list counts its matches only, not the table too.
+    show_full_result_count = False
     # wrapped_dek and ciphertext are deliberately absent: bytes an operator has no use for.
     fields = readonly_fields = (
         "id",
@@ -129,6 +131,8 @@ class CredentialEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["tenant__slug", "tenant__name", "actor", "=credential__id"]
     list_select_related = ["tenant", "credential"]
+    # The audit trail only grows: a filtered list counts its matches only, not the table too.
+    show_full_result_count = False
     fields = readonly_fields = (
         "created_at",
         "tenant",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -20,11 +21,12 @@ from providers.verification import Verdict, Verification, verify_key
 from tenants.errors import TenantDeactivated
 from tenants.models import Tenant
 
+from . import bulk
 from .envelope import Sealed, open_sealed, rewrap_dek, seal
 from .errors import KeyRefused, VerificationUnavailable
 from .kms import KmsError, KmsUnavailable
 from .models import CredentialEvent, EventKind, Status, TenantModelCredential
-from .selectors import ActiveKey, CredentialState, ProviderCredentials, tenant_credential_rows
+from .selectors import ActiveKey, CredentialState, ProviderCredentials, SealedCredential, tenant_credential_rows
 
 
 @dataclass(frozen=True)
@@ -274,20 +276,87 @@ def credential_states(*, tenant: Tenant) -> list[ProviderCredentials]:
     return result
 
 
-@transaction.atomic
-def credential_rewrap(
-    *, credential: TenantModelCredential, primary: tuple[str, str], actor: Actor
-) -> TenantModelCredential | None:
-    """Rewrap a credential's DEK under the primary KEK; return None if it already was."""
-    credential = TenantModelCredential.objects.select_for_update().get(pk=credential.pk)
-    if (credential.kek_id, credential.kek_version) == primary and not credential.needs_rewrap:
-        return None
-    sealed = rewrap_dek(credential)
-    before = credential.kek_version or credential.kek_id
-    credential.kek_id = sealed.kek_id
-    credential.kek_version = sealed.kek_version
-    credential.wrapped_dek = sealed.wrapped_dek
-    credential.needs_rewrap = False
-    credential.save(update_fields=["kek_id", "kek_version", "wrapped_dek", "needs_rewrap"])
-    _event(credential, EventKind.REWRAPPED, actor, f"from {before} to {sealed.kek_version or sealed.kek_id}")
-    return credential
+@dataclass(frozen=True)
+class RewrapFailure:
+    """A row of a batch that could not be rewrapped, and why (never a secret); it stays as it was."""
+
+    credential: SealedCredential
+    reason: str
+
+
+@dataclass(frozen=True)
+class RewrapOutcome:
+    """What one batch of `credential_rewrap_batch` did."""
+
+    rewrapped: list[UUID]
+    failed: list[RewrapFailure]
+
+
+def credential_rewrap_batch(
+    *, credentials: Sequence[SealedCredential], primary: tuple[str, str], actor: Actor
+) -> RewrapOutcome:
+    """Rewrap a batch of credentials' DEKs under the primary KEK, as one transaction.
+
+    Each row's key is opened and its DEK wrapped again before any lock is taken, so the KMS
+    is never called with rows locked. Then, in one transaction: the batch's rows are locked
+    (FOR NO KEY UPDATE, in id order), those still as they were read are written by one
+    batched UPDATE, and their `rewrapped` events by one INSERT. A row that another process
+    changed meanwhile (rewrapped it, say) is left alone, so no row is rewrapped twice.
+
+    A row that does not open is returned in `failed` and left as it is. KmsUnavailable is
+    raised as it comes, and then nothing of the batch is written.
+    """
+    sealed: dict[UUID, tuple[SealedCredential, Sealed]] = {}
+    failed = []
+    for credential in credentials:
+        if (credential.kek_id, credential.kek_version) == primary and not credential.needs_rewrap:
+            continue
+        try:
+            sealed[credential.pk] = (credential, rewrap_dek(credential))
+        except KmsUnavailable:
+            raise
+        except KmsError as exc:
+            failed.append(RewrapFailure(credential=credential, reason=str(exc)))
+    if not sealed:
+        return RewrapOutcome(rewrapped=[], failed=failed)
+    with transaction.atomic():
+        # Locked in id order: two runs at once queue on the same first row instead of deadlocking.
+        locked = bulk.lock_rows(TenantModelCredential, list(sealed), ["kek_id", "wrapped_dek"])
+        unchanged = [(credential, new) for credential, new in sealed.values() if _as_read(credential, locked)]
+        _write_rewrapped(unchanged, actor)
+    return RewrapOutcome(rewrapped=[credential.pk for credential, _ in unchanged], failed=failed)
+
+
+def _as_read(credential: SealedCredential, locked: dict) -> bool:
+    """Whether the locked row still holds the wrapped DEK this batch read (and rewrapped)."""
+    current = locked.get(credential.pk)
+    return current is not None and (current[0], bytes(current[1])) == (credential.kek_id, bytes(credential.wrapped_dek))
+
+
+def _write_rewrapped(rows: list[tuple[SealedCredential, Sealed]], actor: Actor) -> None:
+    """Write the batch's new wrapped DEKs and one `rewrapped` event per row: a statement each.
+
+    Not bulk_update and bulk_create: they cost more per row than rewrapping it (docs/performance.md).
+    """
+    bulk.update_rows(
+        TenantModelCredential,
+        ["kek_id", "kek_version", "wrapped_dek", "needs_rewrap"],
+        [(new.kek_id, new.kek_version, new.wrapped_dek, False, credential.pk) for credential, new in rows],
+    )
+    now, kind, user_id = timezone.now(), EventKind.REWRAPPED.value, actor.user.pk if actor.user is not None else None
+    bulk.insert_rows(
+        CredentialEvent,
+        ["credential", "tenant", "kind", "actor", "actor_user", "detail", "created_at"],
+        [
+            (
+                credential.pk,
+                credential.tenant_id,
+                kind,
+                actor.label,
+                user_id,
+                f"from {credential.kek_version or credential.kek_id} to {new.kek_version or new.kek_id}",
+                now,
+            )
+            for credential, new in rows
+        ],
+    )

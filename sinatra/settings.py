@@ -346,8 +346,19 @@ if not DEBUG and not (SINATRA_KMS_KEY or SINATRA_LOCAL_DEV_KMS_KEY.strip()):
         "generate one with `python manage.py generate_kms_key`)."
     )
 
-# Unwrapped data keys are cached in process memory only, for this many seconds (0: off).
+# Unwrapped data keys are cached in process memory only, for this many seconds (0: off), and
+# at most this many of them per process: one per credential a worker serves, so the default
+# covers 10,000 active tenants with two keys each (about 65 MiB when full, docs/performance.md).
 SINATRA_DEK_CACHE_SECONDS = _seconds("SINATRA_DEK_CACHE_SECONDS", default=300, zero_means="off")
+try:
+    SINATRA_DEK_CACHE_ENTRIES = env.int("SINATRA_DEK_CACHE_ENTRIES", default=20_000)
+except ValueError:
+    SINATRA_DEK_CACHE_ENTRIES = 0
+if SINATRA_DEK_CACHE_ENTRIES < 1:
+    raise ImproperlyConfigured(
+        "SINATRA_DEK_CACHE_ENTRIES must be a whole number of data keys, at least 1 (default 20000); "
+        "SINATRA_DEK_CACHE_SECONDS=0 turns the cache off."
+    )
 
 # --- Routing and providers.
 SINATRA_SINGLE_TENANT = env.bool("SINATRA_SINGLE_TENANT", default=False)

@@ -187,6 +187,23 @@ def test_a_bad_number_of_seconds_is_named(clean_env, name, value):
     assert_start_up_error(manage("check", env=clean_env(DEBUG="true", **{name: value})), name)
 
 
+@pytest.mark.parametrize("value", ["many", "0", "-1", "1.5"])
+def test_a_bad_dek_cache_size_is_one_line_naming_the_variable(clean_env, value):
+    line = assert_start_up_error(manage("check", env=clean_env(DEBUG="true", SINATRA_DEK_CACHE_ENTRIES=value)))
+    assert line.endswith(
+        "SINATRA_DEK_CACHE_ENTRIES must be a whole number of data keys, at least 1 (default 20000); "
+        "SINATRA_DEK_CACHE_SECONDS=0 turns the cache off."
+    )
+
+
+def test_a_dek_cache_size_from_the_environment_is_used(clean_env):
+    script = "from django.conf import settings; print(settings.SINATRA_DEK_CACHE_ENTRIES)"
+    env = clean_env(DEBUG="true", SINATRA_DEK_CACHE_ENTRIES="50000")
+    result = manage("shell", "--no-imports", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "50000"
+
+
 def test_a_relative_base_url_is_named(production):
     result = manage(
         "check", env=production(SINATRA_LOCAL_DEV_KMS_KEY=generate_key(), SINATRA_BASE_URL="sinatra.example")

@@ -282,3 +282,25 @@ def test_credential_change_page_runs_a_constant_number_of_queries_as_events_grow
     for _ in range(10):
         CredentialEvent.objects.create(credential=credential, tenant=tenant, kind="validated", actor="command:test")
     assert queries_for(admin_client, url) == few_events
+
+
+# --- Changelists of tables that only grow
+
+
+def add_tenants_with_keys(make_tenant, store_key, numbers: range) -> None:
+    """A tenant per number, each with a revoked and an active key (rows and events in both lists)."""
+    for number in numbers:
+        tenant = make_tenant(f"tenant-{number}")
+        store_key(tenant, "anthropic")
+        store_key(tenant, "anthropic")
+
+
+@pytest.mark.parametrize("url", [CREDENTIALS, EVENTS], ids=["credentials", "events"])
+def test_a_filtered_list_counts_its_matches_not_the_whole_table(admin_client, make_tenant, store_key, url):
+    add_tenants_with_keys(make_tenant, store_key, range(3))
+    with CaptureQueriesContext(connection) as context:
+        response = admin_client.get(url, {"q": "tenant-1"})
+    assert response.status_code == 200
+    counts = [query["sql"] for query in context.captured_queries if "COUNT(" in query["sql"].upper()]
+    assert len(counts) == 1
+    assert " WHERE " in counts[0].upper()  # the matches, never the whole table as well

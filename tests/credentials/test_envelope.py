@@ -10,6 +10,7 @@ from credentials.envelope import (
     ENVELOPE_VERSION,
     EnvelopeError,
     data_aad,
+    dek_cache,
     open_sealed,
     seal,
 )
@@ -180,3 +181,72 @@ def test_stored_rows_decrypt_and_are_bound_to_their_tenant(db, tenant, make_tena
     moved = TenantModelCredential.objects.get(pk=credential.pk)
     with pytest.raises(KmsError):
         open_sealed(moved, use_cache=False)
+
+
+# --- The DEK cache: bounded in count (SINATRA_DEK_CACHE_ENTRIES) and age (SINATRA_DEK_CACHE_SECONDS)
+
+
+class CountingKeyring(Keyring):
+    """A keyring that counts the KMS calls made to unwrap data keys."""
+
+    def __init__(self) -> None:
+        super().__init__([LocalKmsBackend(key=generate_key())])
+        self.unwraps = 0
+
+    def unwrap(self, wrapped: bytes, *, kek_id: str, aad: bytes):
+        self.unwraps += 1
+        return super().unwrap(wrapped, kek_id=kek_id, aad=aad)
+
+
+def test_a_worker_serving_ten_thousand_credentials_unwraps_each_data_key_once():
+    keyring = CountingKeyring()
+    rows = [sealed_row(keyring) for _ in range(10_000)]
+    for _ in range(2):  # round-robin, twice: the second pass is served from the cache
+        for row in rows:
+            open_sealed(row, keyring=keyring)
+    assert keyring.unwraps == len(rows)
+    assert len(dek_cache) == len(rows)
+
+
+def test_the_dek_cache_holds_at_most_the_configured_number_of_keys_dropping_the_least_recently_used(settings):
+    settings.SINATRA_DEK_CACHE_ENTRIES = 3
+    keyring = CountingKeyring()
+    first, second, third, fourth = (sealed_row(keyring) for _ in range(4))
+    for row in (first, second, third):
+        open_sealed(row, keyring=keyring)
+    open_sealed(first, keyring=keyring)  # first is now the most recently used
+    open_sealed(fourth, keyring=keyring)  # ... so second goes
+    assert len(dek_cache) == 3
+    assert keyring.unwraps == 4
+
+    for row in (first, third, fourth):
+        open_sealed(row, keyring=keyring)
+    assert keyring.unwraps == 4
+    open_sealed(second, keyring=keyring)
+    assert keyring.unwraps == 5
+    assert len(dek_cache) == 3
+
+
+def test_a_cached_data_key_expires_after_the_configured_seconds(settings, monkeypatch):
+    settings.SINATRA_DEK_CACHE_SECONDS = 300
+    keyring = CountingKeyring()
+    row = sealed_row(keyring)
+    now = [1000.0]
+    monkeypatch.setattr("credentials.envelope.time.monotonic", lambda: now[0])
+    open_sealed(row, keyring=keyring)
+    now[0] += 299
+    open_sealed(row, keyring=keyring)
+    assert keyring.unwraps == 1
+    now[0] += 2
+    open_sealed(row, keyring=keyring)
+    assert keyring.unwraps == 2
+
+
+def test_a_dek_cache_seconds_of_zero_caches_nothing(settings):
+    settings.SINATRA_DEK_CACHE_SECONDS = 0
+    keyring = CountingKeyring()
+    row = sealed_row(keyring)
+    for _ in range(3):
+        open_sealed(row, keyring=keyring)
+    assert keyring.unwraps == 3
+    assert len(dek_cache) == 0

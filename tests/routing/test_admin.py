@@ -1,11 +1,13 @@
 """Operators' admin for routing: service tokens and their events (read-only, never a token)."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from routing import release
 from routing.models import ServiceToken, ServiceTokenEvent
-from routing.tokens import TenantOutOfScope, token_authenticate, token_revoke, token_tenant
+from routing.tokens import TenantOutOfScope, token_authenticate, token_create, token_revoke, token_tenant
 
 TOKENS = reverse("admin:routing_servicetoken_changelist")
 TOKEN_EVENTS = reverse("admin:routing_servicetokenevent_changelist")
@@ -84,3 +86,22 @@ def test_key_releases_are_listed_and_filterable_by_tenant_caller_and_provider(ad
     assert listed(caller="worker-us") == {"worker-us"}
     assert listed(provider__exact="anthropic") == {"worker-eu", "builder"}
     assert admin_client.get(reverse("admin:routing_keyrelease_add")).status_code == 403
+
+
+def queries_for(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as context:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(context.captured_queries)
+
+
+def test_the_token_list_runs_a_constant_number_of_queries(admin_client, tenant):
+    token_create(name="worker-0", tenants=[tenant])
+    admin_client.get(TOKENS)  # warm the session and content types
+    one_token = queries_for(admin_client, TOKENS)
+    for number in range(1, 10):
+        token_create(name=f"worker-{number}", tenants=[tenant])
+    token_create(name="builder", all_tenants=True)
+    token_revoke(name="worker-1")
+
+    assert queries_for(admin_client, TOKENS) == one_token

@@ -4,8 +4,8 @@ from django.db.models import Count, QuerySet
 from credentials.envelope import open_sealed
 from credentials.kms import KmsError, KmsUnavailable, get_keyring
 from credentials.models import TenantModelCredential
-from credentials.selectors import credentials_to_rewrap
-from credentials.services import Actor, credential_rewrap
+from credentials.selectors import credentials_to_rewrap, credentials_to_rewrap_after
+from credentials.services import Actor, credential_rewrap_batch
 from tenants.management import tenant_for_command
 
 
@@ -13,7 +13,7 @@ class Command(BaseCommand):
     help = (
         "Move every credential's data key (active and revoked rows) to the current primary "
         "key-encryption key: a local old key to the new one, local to Cloud KMS, or an old Cloud "
-        "KMS key version to the primary. Each row commits on its own, so the command can be "
+        "KMS key version to the primary. Each batch commits on its own, so the command can be "
         "killed and run again: it carries on where it stopped and never rewraps a row twice."
     )
 
@@ -21,7 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", metavar="SLUG", help="Only this tenant's credentials.")
         parser.add_argument("--dry-run", action="store_true", help="Say what would be rewrapped; change nothing.")
         parser.add_argument(
-            "--batch-size", type=int, default=100, metavar="N", help="Rows fetched per batch (default 100)."
+            "--batch-size",
+            type=int,
+            default=100,
+            metavar="N",
+            help="Rows rewrapped and committed together (default 100).",
         )
 
     def handle(self, *, tenant, dry_run, batch_size, **options):
@@ -46,21 +50,21 @@ class Command(BaseCommand):
         actor = Actor.command("rewrap_credentials")
         processed, done, failed, last_id = 0, 0, [], None
         while True:
-            batch = list((rows.filter(id__gt=last_id) if last_id else rows)[:batch_size])
+            batch = credentials_to_rewrap_after(primary=primary, tenant=tenant_row, after=last_id, limit=batch_size)
             if not batch:
                 break
-            for row in batch:
-                processed += 1
-                try:
-                    if credential_rewrap(credential=row, primary=primary, actor=actor):
-                        done += 1
-                except KmsUnavailable as exc:
-                    raise CommandError(
-                        f"{exc} {done} of {total} were rewrapped; run the command again to continue."
-                    ) from None
-                except KmsError as exc:
-                    failed.append(f"{row.tenant.slug}/{row.provider} ({row.id})")
-                    self.stderr.write(f"FAILED {row.tenant.slug}/{row.provider} (credential {row.id}): {exc}")
+            try:
+                outcome = credential_rewrap_batch(credentials=batch, primary=primary, actor=actor)
+            except KmsUnavailable as exc:
+                raise CommandError(
+                    f"{exc} {done} of {total} were rewrapped; run the command again to continue."
+                ) from None
+            processed += len(batch)
+            done += len(outcome.rewrapped)
+            for failure in outcome.failed:
+                row = failure.credential
+                failed.append(f"{row.tenant_slug}/{row.provider} ({row.id})")
+                self.stderr.write(f"FAILED {row.tenant_slug}/{row.provider} (credential {row.id}): {failure.reason}")
             last_id = batch[-1].id
             self.stdout.write(f"  {processed}/{total} processed, {done} rewrapped")
         if failed:
