@@ -136,7 +136,7 @@ def grow(start: int, stop: int) -> None:
     for number, tenant in zip(range(start, stop), tenants, strict=True):
         for key in (anthropic_key(2 * number), anthropic_key(2 * number + 1)):
             credential_create(tenant=tenant, provider=Provider.ANTHROPIC, secret=Secret(key), actor=actor)
-        token_create(name=f"worker-{number}")
+        token_create(name=f"worker-{number}", tenants=[tenant])
 
 
 if __name__ == "__main__":
