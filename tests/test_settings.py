@@ -406,6 +406,12 @@ def test_the_commands_are_discovered():
         "seed_credential",
         "verify_credentials",
         "rewrap_credentials",
+        "resolve_model",
+        "create_service_token",
+        "revoke_service_token",
+        "list_service_tokens",
+        "tenant_policy",
+        "offboard_tenant",
     } <= names
 
 
