@@ -77,6 +77,11 @@ class RedactKeysFilter(logging.Filter):
 
     _formatter = logging.Formatter()
 
+    @staticmethod
+    def redact(text: str) -> str:
+        """What this filter masks (subclasses mask more)."""
+        return redact_keys(text)
+
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
@@ -84,10 +89,10 @@ class RedactKeysFilter(logging.Filter):
             # A malformed logging call: log what it gave, masked, rather than raise into the
             # caller or let logging's error report print the arguments unmasked.
             message = f"{record.msg} {record.args!r}"
-        record.msg = redact_keys(message)
+        record.msg = self.redact(message)
         record.args = ()
         if record.exc_info and not record.exc_text:
             record.exc_text = self._formatter.formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact_keys(record.exc_text)
+            record.exc_text = self.redact(record.exc_text)
         return True

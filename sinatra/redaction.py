@@ -18,6 +18,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.views.debug import SafeExceptionReporterFilter
 
+from providers.secret import RedactKeysFilter
+
 SUBSTITUTE = SafeExceptionReporterFilter.cleansed_substitute
 
 # `scheme://user:password@host`: DATABASE_URL, EMAIL_URL, CACHE_URL, a proxy URL... The user
@@ -81,27 +83,20 @@ def redact_secrets(text: str) -> str:
     return redact_link_tokens(redact_credentials(redact_session_sql(text)))
 
 
-class RedactSecretsFilter(logging.Filter):
+class RedactSecretsFilter(RedactKeysFilter):
     """A log handler's filter: no password, session key or one-time link token in what it writes.
 
     The SQL log (`django.db.backends`, DEBUG with LOG_LEVEL=DEBUG) carries session keys and
-    password hashes; request lines and 404 warnings carry install and reset links.
+    password hashes; request lines and 404 warnings carry install and reset links. The message
+    and traceback are rewritten as `RedactKeysFilter` does.
     """
 
-    _formatter = logging.Formatter()
+    @staticmethod
+    def redact(text: str) -> str:
+        return redact_secrets(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:
-            # A malformed logging call: mask what it gave rather than raise into the caller.
-            message = f"{record.msg} {record.args!r}"
-        record.msg = redact_secrets(message)
-        record.args = ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self._formatter.formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact_secrets(record.exc_text)
+        super().filter(record)
         # django.db.backends hands the statement and its parameters over as fields too.
         for field in ("sql", "params"):
             if hasattr(record, field):
