@@ -18,6 +18,10 @@ When are counts written?
   `flush()` (docs/security.md gives the line for deploy/gunicorn.conf.py);
 - whenever `flush()` is called.
 
+The same writes carry the `last_used_at` times of credentials and service tokens, which
+`routing.usage` notes in memory (a process whose requests release no key writes them at exit,
+or with its next release).
+
 A process killed without exiting (SIGKILL, out of memory, power) loses what it counted since
 its last write: at most one minute of releases. A failed write keeps the counts for the next.
 """
@@ -36,6 +40,7 @@ from uuid import UUID
 
 from django.db import DatabaseError, connections, router, transaction
 
+from . import usage
 from .models import KeyRelease
 
 logger = logging.getLogger(__name__)
@@ -81,9 +86,10 @@ def pending() -> Counts:
 
 
 def discard() -> None:
-    """Forget the counts not written yet, as if just written (the test suite, between tests)."""
+    """Forget the counts and last-use times not written yet, as if just written (the test suite)."""
     global _next_write
     with _write_lock:
+        usage.discard()
         _releases.clear()
         _unwritten.clear()
         _next_write = time.monotonic() + WRITE_EVERY_SECONDS
@@ -127,9 +133,11 @@ def _write_if_due() -> None:
 
 
 def _write() -> int:
-    """Add up what was counted and write it; keep it on failure. Call with _write_lock held."""
+    """Add up what was counted and write it, and the last-use times (routing.usage); keep them on
+    failure. Call with _write_lock held."""
     global _next_write
     _next_write = time.monotonic() + WRITE_EVERY_SECONDS
+    usage.write()
     _add(_unwritten, _drain())
     if not _unwritten:
         return 0

@@ -5,9 +5,9 @@ which concrete model serve a request, and with which key.
     r = resolve(tenant, sinatrarc="agent:\\n  model: opus\\n", caller="worker-eu")   # or config={...}
     r.provider, r.model, r.api_key.reveal()
 
-`resolve()` is a read: its only side effects are caches, `last_used_at` (written at most once a
-minute per credential) and key-release counts (gathered in memory, written at most once a
-minute per process: routing.release). The rules themselves live in `routing.rules`.
+`resolve()` is a read: its only side effects are caches, and the credential's `last_used_at` and
+key-release counts, both gathered in memory and written at most once a minute per process
+(routing.usage, routing.release). The rules themselves live in `routing.rules`.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ def _resolve_agent(
             f"{requested} means {choice.model} on {Provider(route.provider).label}, which matches none of them.",
         )
     if record_use and key.credential is not None:
-        usage.record_use(TenantModelCredential, key.credential.pk, key.credential.last_used_at)
+        usage.note(TenantModelCredential, key.credential.pk)
     if record_use and key.secret is not None:  # host credentials release no key
         release.count(caller=caller, tenant_id=tenant.id, provider=route.provider)
     return Resolution(

@@ -21,8 +21,8 @@ from django.views.decorators.debug import sensitive_variables
 from credentials.services import Actor
 from tenants.models import Tenant
 
+from . import usage
 from .models import Scope, ServiceToken, ServiceTokenEvent, TokenEventKind
-from .usage import record_use
 
 TOKEN_PREFIX = "sin_"
 MAX_EXPIRES_DAYS = 3650
@@ -165,7 +165,7 @@ def token_revoke(*, name: str, actor: Actor | None = None) -> tuple[ServiceToken
 
 @sensitive_variables("presented")
 def token_authenticate(presented: str) -> ServiceToken:
-    """Return the live token matching `presented`, or raise TokenRefused. Records use at most once a minute."""
+    """Return the live token matching `presented`, or raise TokenRefused. Notes its use (routing.usage)."""
     unknown = TokenUnknown("Send Authorization: Bearer <service token> (create_service_token).")
     if not presented.startswith(TOKEN_PREFIX) or len(presented) > 200:
         raise unknown
@@ -182,7 +182,7 @@ def token_authenticate(presented: str) -> ServiceToken:
             f"Service token {row.name} expired on {row.expires_at:%Y-%m-%d %H:%M} UTC: ask an operator for "
             "a new one (create_service_token), roll it out, then revoke this one."
         )
-    record_use(ServiceToken, row.pk, row.last_used_at)
+    usage.note(ServiceToken, row.pk)
     return row
 
 

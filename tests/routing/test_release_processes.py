@@ -3,6 +3,8 @@
 - A real gunicorn server (deploy/gunicorn.conf.py, one worker; its `worker_exit` hook) answers
   POST /api/v1/resolve for two tokens; stopped with SIGTERM, its worker writes the counts, and
   the tenant's credentials page shows them per caller and provider.
+  The same exit writes the tokens' and the keys' `last_used_at` (routing.usage), which no request
+  wrote.
 - A `manage.py shell -c` script that resolves and exits writes its counts with no help (atexit).
 - PostgreSQL: two processes counting the same (caller, tenant, provider, hour) add up exactly,
   their writes released at the same moment.
@@ -49,6 +51,24 @@ print("RELEASES " + json.dumps(sorted(
     [row.caller, row.tenant.slug, row.provider, row.count] for row in KeyRelease.objects.select_related("tenant")
 )))
 """
+
+LAST_USES = """
+import json
+from credentials.models import TenantModelCredential
+from routing.models import ServiceToken
+print("LAST_USES " + json.dumps({
+    **{row.name: row.last_used_at is not None for row in ServiceToken.objects.all()},
+    **{row.provider: row.last_used_at is not None for row in TenantModelCredential.objects.all()},
+}))
+"""
+
+
+def last_uses(env) -> dict[str, bool]:
+    """Whether each token (by name) and each key (by provider) of `env`'s database has a last use."""
+    result = run_manage("shell", "-c", LAST_USES, env=env)
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("LAST_USES "))
+    return json.loads(line.removeprefix("LAST_USES "))
 
 
 def releases(env) -> list[list]:
@@ -135,6 +155,8 @@ def test_a_gunicorn_worker_that_exits_writes_its_counts_and_the_credentials_page
             return response.json()
 
         answers = [resolve(worker_a, "opus") for _ in range(3)]
+        # Served, and nothing written yet: the last uses wait in the worker's memory.
+        assert last_uses(env) == {"worker-a": False, "worker-b": False, "anthropic": False, "openrouter": False}
         answers += [resolve(worker_a, "openai/gpt-5") for _ in range(2)]
         answers += [resolve(worker_b, "sonnet")]
         assert [answer["provider"] for answer in answers] == ["anthropic"] * 3 + ["openrouter"] * 2 + ["anthropic"]
@@ -149,6 +171,7 @@ def test_a_gunicorn_worker_that_exits_writes_its_counts_and_the_credentials_page
         ["worker-a", "acme", "openrouter", 2],
         ["worker-b", "acme", "anthropic", 1],
     ]
+    assert last_uses(env) == {"worker-a": True, "worker-b": True, "anthropic": True, "openrouter": True}
     page = run_manage("shell", "-c", CREDENTIALS_PAGE, env=env)
     assert page.returncode == 0, page.stderr
     anthropic, openrouter = provider_section(page.stdout, "anthropic"), provider_section(page.stdout, "openrouter")

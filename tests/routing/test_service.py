@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from credentials.envelope import dek_cache
 from credentials.models import TenantModelCredential
+from routing import release, usage
 from routing.catalog import BUILTIN_ANTHROPIC
 from routing.errors import ConfigError, CredentialUnavailable, MissingCredential, TenantInactive
 from routing.rules import ANTHROPIC, OPENROUTER
@@ -202,7 +203,7 @@ def test_no_key_reaches_a_log_line_while_resolving(providers, tenant, store_key,
 
 def test_a_warm_resolve_is_one_query_and_no_kms_or_provider_call(providers, tenant, store_key, monkeypatch):
     store_key(tenant, ANTHROPIC)
-    resolve(tenant, sinatrarc("opus"))  # warms the DEK cache, the catalog and last_used_at
+    resolve(tenant, sinatrarc("opus"))  # warms the DEK cache and the catalog
     calls_before = providers.calls.call_count
 
     from credentials.kms.local import LocalKmsBackend
@@ -219,20 +220,27 @@ def test_a_warm_resolve_is_one_query_and_no_kms_or_provider_call(providers, tena
     assert providers.calls.call_count == calls_before
 
 
-def test_last_used_at_is_written_at_most_once_a_minute(providers, tenant, store_key):
+def test_last_used_at_is_noted_in_memory_and_written_with_the_release_counts(providers, tenant, store_key):
     credential = store_key(tenant, ANTHROPIC)
-    assert credential.last_used_at is None
-    resolve(tenant)
-    first = TenantModelCredential.objects.get(pk=credential.pk).last_used_at
-    assert first is not None
+    resolve(tenant, record_use=False)  # the model list fetched, its alias history written
 
     with CaptureQueriesContext(connection) as queries:
         for _ in range(5):
             resolve(tenant)
-    assert not [query for query in queries.captured_queries if query["sql"].upper().startswith("UPDATE")]
-    assert TenantModelCredential.objects.get(pk=credential.pk).last_used_at == first
+    assert [query["sql"] for query in queries.captured_queries if not query["sql"].startswith("SELECT")] == []
+    assert TenantModelCredential.objects.get(pk=credential.pk).last_used_at is None
+    assert list(usage.pending()) == [(TenantModelCredential, credential.pk)]
 
-    an_hour_ago = timezone.now() - timedelta(hours=1)
-    TenantModelCredential.objects.filter(pk=credential.pk).update(last_used_at=an_hour_ago)
-    resolve(tenant)
-    assert TenantModelCredential.objects.get(pk=credential.pk).last_used_at > an_hour_ago
+    before = timezone.now()
+    release.flush()
+
+    assert TenantModelCredential.objects.get(pk=credential.pk).last_used_at >= before - timedelta(seconds=5)
+    assert usage.pending() == {}
+
+
+def test_previews_leave_last_used_at_alone(providers, tenant, store_key):
+    store_key(tenant, ANTHROPIC)
+
+    resolve(tenant, record_use=False)
+
+    assert usage.pending() == {}
