@@ -145,6 +145,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# PostgreSQL: the hot statements (a resolve's credential rows, the API's token) are prepared on
+# the server once per connection. Off behind a pooler that cannot keep prepared statements
+# (PgBouncer before 1.21 in transaction mode): they are then planned on every call.
+SINATRA_DB_PREPARED_STATEMENTS = env.bool("SINATRA_DB_PREPARED_STATEMENTS", default=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,10 +1,7 @@
 """Selectors: the prepared hot-path query returns exactly what the ORM would."""
 
-from datetime import timedelta
-
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from credentials.models import TenantModelCredential
 from credentials.selectors import ActiveKey, active_keys
@@ -14,8 +11,7 @@ from credentials.services import Actor, credential_revoke
 def test_active_keys_match_the_orm_field_by_field(tenant, store_key):
     anthropic = store_key(tenant, "anthropic")
     store_key(tenant, "openrouter")
-    used = timezone.now() - timedelta(minutes=5)
-    TenantModelCredential.objects.filter(pk=anthropic.pk).update(last_used_at=used, needs_rewrap=True)
+    TenantModelCredential.objects.filter(pk=anthropic.pk).update(needs_rewrap=True)
 
     keys = active_keys(tenant_id=tenant.pk)
 
@@ -25,13 +21,12 @@ def test_active_keys_match_the_orm_field_by_field(tenant, store_key):
         assert isinstance(key, ActiveKey)
         assert key.pk == key.id == row.id
         assert key.tenant_id == row.tenant_id
-        for name in ("provider", "key_hint", "kek_id", "envelope_version", "needs_rewrap", "last_used_at"):
+        for name in ("provider", "key_hint", "kek_id", "envelope_version", "needs_rewrap"):
             assert getattr(key, name) == getattr(row, name), name
         assert bytes(key.wrapped_dek) == bytes(row.wrapped_dek)
         assert bytes(key.ciphertext) == bytes(row.ciphertext)
-    assert keys["anthropic"].last_used_at == used
     assert keys["anthropic"].needs_rewrap is True
-    assert keys["openrouter"].last_used_at is None
+    assert keys["openrouter"].needs_rewrap is False
 
 
 def test_active_keys_leave_out_revoked_rows_and_other_tenants(tenant, make_tenant, store_key):

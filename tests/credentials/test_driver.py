@@ -1,0 +1,138 @@
+"""credentials.driver: the hot statements through the database driver, with Django's behaviour kept."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from credentials.driver import fetch_all
+from credentials.models import TenantModelCredential
+from credentials.selectors import active_keys
+
+pytestmark = pytest.mark.django_db
+
+TABLE = connection.ops.quote_name(TenantModelCredential._meta.db_table)
+SELECT = f"SELECT provider, key_hint FROM {TABLE} WHERE tenant_id = %s AND status = %s ORDER BY provider"  # noqa: S608
+needs_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL: set DATABASE_URL=postgres://..."
+)
+
+
+def tenant_param(tenant) -> object:
+    return TenantModelCredential._meta.get_field("tenant").get_db_prep_value(tenant.pk, connection)
+
+
+def test_the_driver_answers_what_djangos_cursor_answers(tenant, store_key):
+    store_key(tenant, "anthropic")
+    store_key(tenant, "openrouter")
+    params = [tenant_param(tenant), "active"]
+    with connection.cursor() as cursor:
+        cursor.execute(SELECT, params)
+        expected = cursor.fetchall()
+
+    assert [tuple(row) for row in fetch_all(connection, SELECT, params)] == [tuple(row) for row in expected]
+    assert [row[0] for row in expected] == ["anthropic", "openrouter"]
+
+
+def test_a_literal_percent_is_written_as_django_writes_it(tenant, store_key):
+    store_key(tenant, "anthropic")
+    sql = f"SELECT provider FROM {TABLE} WHERE tenant_id = %s AND provider LIKE 'anth%%'"  # noqa: S608
+
+    assert [tuple(row) for row in fetch_all(connection, sql, [tenant_param(tenant)])] == [("anthropic",)]
+
+
+def test_recorded_queries_go_through_djangos_cursor_and_are_counted(tenant, store_key):
+    store_key(tenant, "anthropic")
+
+    with CaptureQueriesContext(connection) as queries:
+        fetch_all(connection, SELECT, [tenant_param(tenant), "active"])
+        active_keys(tenant_id=tenant.pk)
+
+    assert len(queries) == 2
+
+
+def test_errors_are_djangos_and_mark_the_connection(tenant):
+    with pytest.raises(DatabaseError) as raised:
+        fetch_all(connection, f"SELECT no_such_column FROM {TABLE}", [])  # noqa: S608 - a name of ours
+
+    assert type(raised.value).__module__ == "django.db.utils"
+    assert connection.errors_occurred
+
+
+def test_a_broken_transaction_is_refused_as_django_refuses_it(tenant):
+    from django.db.transaction import TransactionManagementError
+
+    with transaction.atomic():
+        connection.needs_rollback = True
+        with pytest.raises(TransactionManagementError):
+            fetch_all(connection, SELECT, [tenant_param(tenant), "active"])
+        connection.needs_rollback = False
+
+
+# --- PostgreSQL: prepared on the server, or not; a connection the server dropped.
+
+
+def prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.postgres
+@needs_postgres
+def test_postgresql_prepares_the_statement_once_per_connection(tenant, store_key):
+    store_key(tenant, "anthropic")
+    for _ in range(3):
+        active_keys(tenant_id=tenant.pk)
+
+    statements = [sql for sql in prepared_statements() if TABLE in sql]
+    assert len(statements) == 1
+
+
+@pytest.mark.postgres
+@needs_postgres
+def test_without_prepared_statements_nothing_is_prepared(tenant, store_key, settings):
+    settings.SINATRA_DB_PREPARED_STATEMENTS = False
+    store_key(tenant, "anthropic")
+    for _ in range(10):  # past psycopg's own automatic threshold (5)
+        assert set(active_keys(tenant_id=tenant.pk)) == {"anthropic"}
+
+    assert [sql for sql in prepared_statements() if TABLE in sql] == []
+
+
+@pytest.mark.postgres
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_dropped_is_replaced_once(tenant, store_key):
+    import psycopg
+
+    from tests.helpers import database_url
+
+    store_key(tenant, "anthropic")
+    assert set(active_keys(tenant_id=tenant.pk)) == {"anthropic"}
+    pid = connection.connection.info.backend_pid
+    with psycopg.connect(database_url(connection.settings_dict), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    assert set(active_keys(tenant_id=tenant.pk)) == {"anthropic"}
+    assert connection.connection.info.backend_pid != pid
+
+
+@pytest.mark.postgres
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_a_dropped_connection_is_an_error(tenant, store_key):
+    import psycopg
+
+    from tests.helpers import database_url
+
+    store_key(tenant, "anthropic")
+    with transaction.atomic():
+        pid = connection.connection.info.backend_pid
+        with psycopg.connect(database_url(connection.settings_dict), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        with pytest.raises(DatabaseError):
+            active_keys(tenant_id=tenant.pk)
+        transaction.set_rollback(True)
+    connection.close()
