@@ -22,12 +22,16 @@ What Django's cursor would have done is kept:
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
+from django.db.models.expressions import Col
 
 Rows = list[tuple[Any, ...]]
 
@@ -90,3 +94,61 @@ _RUNNERS: dict[str, Callable[[BaseDatabaseWrapper, str, Sequence[Any]], Rows]] =
     "sqlite": _run_sqlite,
     "postgresql": _run_postgresql,
 }
+
+
+def literal(value: str) -> str:
+    """A constant of the code (a status, a scope) written into a statement as an SQL string literal.
+
+    Compared with a column that a partial index is built on (`status = 'active'`), a parameter
+    makes SQLite compile the statement again whenever it is bound (the value decides whether
+    the partial index applies): 18 µs against 6 µs a lookup here. Only plain names are accepted.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+        raise ValueError(f"not a plain name: {value!r}")
+    return f"'{value}'"
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Some of a model's columns as a statement selects them, and how to read their values.
+
+    `sql` lists them qualified by the statement's alias for the table; `convert()` turns what the
+    driver returned into what the ORM would have (UUIDs and datetimes on SQLite, say), with the
+    ORM's own converters, only for the columns this backend converts.
+    """
+
+    sql: str
+    names: tuple[str, ...]
+    converters: tuple[tuple[int, Col, tuple[Any, ...]], ...]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def convert(self, connection: BaseDatabaseWrapper, values: Sequence[Any]) -> list[Any]:
+        values = list(values)
+        for index, column, functions in self.converters:
+            for function in functions:
+                values[index] = function(values[index], column, connection)
+        return values
+
+
+def columns(connection: BaseDatabaseWrapper, model: type[Model], names: Sequence[str], *, alias: str) -> Columns:
+    """Describe the columns of `model`'s fields `names` (attnames such as tenant_id too), read as `alias`."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = []
+    for name in names:
+        field = meta.get_field(name)
+        assert isinstance(field, Field), name
+        fields.append(field)
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(meta.db_table)
+        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if functions:
+            converters.append((index, column, tuple(functions)))
+    return Columns(
+        sql=", ".join(f"{quote(alias)}.{quote(field.column)}" for field in fields),
+        names=tuple(names),
+        converters=tuple(converters),
+    )

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from django.db import connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Q, QuerySet
-from django.db.models.expressions import Col
 from django.utils import timezone
 
 from providers import spec
 from providers.base import EXPIRY_WARNING
 from tenants.models import Tenant
 
-from .driver import fetch_all
+from .driver import Columns, columns, fetch_all, literal
 from .models import CredentialEvent, EventKind, Provider, Status, TenantModelCredential
 
 
@@ -187,32 +188,40 @@ class ActiveKey:
 
 
 # Selected columns, in ActiveKey's order; tenant_id is the caller's own argument.
-_ACTIVE_KEY_FIELDS = [field.name for field in fields(ActiveKey) if field.name != "tenant_id"]
+ACTIVE_KEY_FIELDS = tuple(field.name for field in fields(ActiveKey) if field.name != "tenant_id")
+
+
+def active_key_columns(connection: BaseDatabaseWrapper, *, alias: str) -> Columns:
+    """The columns an ActiveKey is read from, for statements that join them to others (routing's API)."""
+    return _active_key_columns(connection.alias, connection.vendor, alias)
+
+
+@functools.lru_cache(maxsize=16)
+def _active_key_columns(database: str, vendor: str, alias: str) -> Columns:
+    return columns(connections[database], TenantModelCredential, ACTIVE_KEY_FIELDS, alias=alias)
+
+
+def active_key(values: Sequence[Any], *, tenant_id: UUID) -> ActiveKey:
+    """Build an ActiveKey from its columns' converted values (active_key_columns' order)."""
+    return ActiveKey(values[0], tenant_id, *values[1:])
 
 
 @functools.lru_cache(maxsize=8)
-def _active_keys_statement(alias: str, vendor: str) -> tuple[str, list[tuple[int, Col, list[Any]]], Field]:
-    connection = connections[alias]
-    meta = TenantModelCredential._meta
+def _active_keys_statement(database: str, vendor: str) -> tuple[str, Columns, Field]:
+    connection = connections[database]
     quote = connection.ops.quote_name
-    columns = [_concrete_field(name) for name in _ACTIVE_KEY_FIELDS]
+    selected = _active_key_columns(database, vendor, "c")
     tenant, status = _concrete_field("tenant"), _concrete_field("status")
+    c = quote("c")
     sql = (
-        f"SELECT {', '.join(quote(field.column) for field in columns)} FROM {quote(meta.db_table)} "  # noqa: S608 - names from the model, values as parameters
-        f"WHERE {quote(tenant.column)} = %s AND {quote(status.column)} = %s"
+        f"SELECT {selected.sql} FROM {quote(TenantModelCredential._meta.db_table)} {c} "  # noqa: S608 - names from the model, values as parameters
+        f"WHERE {c}.{quote(tenant.column)} = %s AND {c}.{quote(status.column)} = {literal(Status.ACTIVE)}"
     )
-    # Only the columns this backend converts (UUIDs and booleans on SQLite, say), by position.
-    converters = []
-    for index, field in enumerate(columns):
-        column = field.get_col(meta.db_table)
-        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        if functions:
-            converters.append((index, column, functions))
-    return sql, converters, tenant.target_field  # type: ignore[attr-defined]  # a ForeignKey
+    return sql, selected, tenant.target_field  # type: ignore[attr-defined]  # a ForeignKey
 
 
 def _concrete_field(name: str) -> Field:
-    field = TenantModelCredential._meta.get_field(name)  # get_field knows attnames (tenant_id)
+    field = TenantModelCredential._meta.get_field(name)
     assert isinstance(field, Field)
     return field
 
@@ -220,14 +229,10 @@ def _concrete_field(name: str) -> Field:
 def active_keys(*, tenant_id: UUID) -> dict[str, ActiveKey]:
     """Return a tenant's active credentials by provider: one indexed SELECT through the driver."""
     connection = connections[router.db_for_read(TenantModelCredential)]
-    sql, converters, tenant_id_field = _active_keys_statement(connection.alias, connection.vendor)
-    rows = fetch_all(connection, sql, [tenant_id_field.get_db_prep_value(tenant_id, connection), Status.ACTIVE])
+    sql, selected, tenant_id_field = _active_keys_statement(connection.alias, connection.vendor)
+    rows = fetch_all(connection, sql, [tenant_id_field.get_db_prep_value(tenant_id, connection)])
     keys = {}
     for row in rows:
-        values = list(row)
-        for index, column, functions in converters:
-            for convert in functions:
-                values[index] = convert(values[index], column, connection)
-        key = ActiveKey(values[0], tenant_id, *values[1:])
+        key = active_key(selected.convert(connection, row), tenant_id=tenant_id)
         keys[key.provider] = key
     return keys

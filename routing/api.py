@@ -24,12 +24,12 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
 
-from .models import ServiceToken
 from .openapi import MAX_SLUG_LENGTH, OPENAPI
 from .service import RoutingError, resolve, resolve_agent
 from .sinatrarc import agent_config
-from .tokens import TenantOutOfScope, TokenExpired, TokenRefused, token_authenticate, token_tenant
+from .tokens import TenantOutOfScope, TokenExpired, TokenRefused, token_authenticate, token_digest, token_grant
 
 logger = logging.getLogger(__name__)
 
@@ -91,19 +91,42 @@ def _log_failure(request: HttpRequest, exc: Exception) -> None:
     logger.error("%s %s failed: %s%s", request.method, request.path, type(exc).__name__, where)
 
 
+def token_error(exc: TokenRefused) -> ApiError:
+    """The answer to a token that does not let a request through: 401 (403 for a tenant out of scope)."""
+    if isinstance(exc, TenantOutOfScope):
+        return ApiError(403, "forbidden_tenant", str(exc))
+    if isinstance(exc, TokenExpired):
+        return ApiError(401, "token_expired", str(exc))
+    return ApiError(401, "unauthorized", str(exc))
+
+
 def bearer_token(view: View) -> View:
-    """Refuse a request without a live service token (401); pass the token to the view as `token`."""
+    """Pass the presented service token to the view as `presented`, for it to check with what it reads.
+
+    A request without a token is refused (401) before anything else. The view checks the token
+    with its own statement (routing.tokens.token_grant); a request the view refuses before it
+    gets there (a body that is not JSON, a missing field) is checked here first, so a request
+    with a bad token learns nothing but 401, as if the token had been checked first.
+    """
 
     @wraps(view)
+    @sensitive_variables("presented")
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        presented = presented.strip() if scheme.lower() == "bearer" else ""
         try:
-            token = token_authenticate(presented.strip() if scheme.lower() == "bearer" else "")
-        except TokenExpired as exc:
-            raise ApiError(401, "token_expired", str(exc)) from None
+            token_digest(presented)
+            return view(request, *args, presented=presented, **kwargs)
         except TokenRefused as exc:
-            raise ApiError(401, "unauthorized", str(exc)) from None
-        return view(request, *args, token=token, **kwargs)
+            raise token_error(exc) from None
+        except ApiError as exc:
+            if exc.status not in (400, 413):
+                raise
+            try:
+                token_authenticate(presented)
+            except TokenRefused as refused:
+                raise token_error(refused) from None
+            raise
 
     return wrapper
 
@@ -176,23 +199,24 @@ class ResolveRequestForm(forms.Form):
 @api_view("POST")
 @bearer_token
 @json_object
-def resolve_view(request: HttpRequest, *, token: ServiceToken, body: dict[str, Any]) -> JsonResponse:
-    """Resolve a tenant's request; answer the Resolution as JSON, including `api_key`."""
+@sensitive_variables("presented")
+def resolve_view(request: HttpRequest, *, presented: str, body: dict[str, Any]) -> JsonResponse:
+    """Resolve a tenant's request; answer the Resolution as JSON, including `api_key`.
+
+    The token, the tenant and the tenant's keys are read in one statement (token_grant).
+    """
     form = ResolveRequestForm(data=body)
     if not form.is_valid():
         raise ApiError(400, "invalid_request", form.first_error())
     fields = form.cleaned_data
-    try:
-        tenant = token_tenant(token=token, slug=fields["tenant"])
-    except TenantOutOfScope as exc:
-        raise ApiError(403, "forbidden_tenant", str(exc)) from None
-    if tenant is None:
+    grant = token_grant(presented, fields["tenant"])
+    if grant.tenant is None:
         raise ApiError(404, "unknown_tenant", f"No tenant has the slug {fields['tenant']!r}.")
     if fields["sinatrarc"] is not None:
-        resolution = resolve(tenant, fields["sinatrarc"], caller=token.name)
+        resolution = resolve(grant.tenant, fields["sinatrarc"], caller=grant.caller, keys=grant.keys)
     else:
         given = {name: fields[name] for name in ("model", "model_provider") if fields[name] is not None}
-        resolution = resolve_agent(tenant, agent_config(given), caller=token.name)
+        resolution = resolve_agent(grant.tenant, agent_config(given), caller=grant.caller, keys=grant.keys)
     return JsonResponse(resolution.as_dict(include_key=True))
 
 

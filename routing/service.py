@@ -112,12 +112,15 @@ def resolve(
     config: Mapping | None = None,
     caller: str = DEFAULT_CALLER,
     record_use: bool = True,
+    keys: Mapping[str, ActiveKey] | None = None,
 ) -> Resolution:
     """Resolve a request of `tenant` whose repo has this `.sinatrarc` text (or parsed `config`).
 
     `caller` names who receives the key, for key-release accounting (the HTTP API passes the
     service token's name). `record_use=False` (previews in the console) counts no release and
-    leaves `last_used_at` alone.
+    leaves `last_used_at` alone. `keys`: the tenant's active keys, when the caller read them
+    just now in the same statement as something else (the HTTP API, with its token); else
+    they are read here.
     """
     try:
         _check_active(tenant)
@@ -127,7 +130,7 @@ def resolve(
     except RoutingError as exc:
         RESOLUTIONS.labels("none", exc.code).inc()
         raise
-    return resolve_agent(tenant, agent, caller=caller, record_use=record_use)
+    return resolve_agent(tenant, agent, caller=caller, record_use=record_use, keys=keys)
 
 
 def resolve_agent(
@@ -137,14 +140,16 @@ def resolve_agent(
     caller: str = DEFAULT_CALLER,
     record_use: bool = True,
     policy: Policy | None = None,
+    keys: Mapping[str, ActiveKey] | None = None,
 ) -> Resolution:
     """Resolve a request whose agent configuration is already parsed (the API's and commands' fields).
 
-    `policy` replaces the tenant's own (the console previews a policy before it is saved).
+    `policy` replaces the tenant's own (the console previews a policy before it is saved);
+    `keys` as for resolve().
     """
     started = time.perf_counter()
     try:
-        resolution = _resolve_agent(tenant, agent, caller=caller, record_use=record_use, policy=policy)
+        resolution = _resolve_agent(tenant, agent, caller=caller, record_use=record_use, policy=policy, keys=keys)
     except RoutingError as exc:
         RESOLUTIONS.labels("none", exc.code).inc()
         raise
@@ -161,6 +166,7 @@ def _resolve_agent(
     caller: str = DEFAULT_CALLER,
     record_use: bool = True,
     policy: Policy | None = None,
+    keys: Mapping[str, ActiveKey] | None = None,
 ) -> Resolution:
     """The work of `resolve_agent()`, which measures it."""
     if caller is not DEFAULT_CALLER and not (isinstance(caller, str) and 0 < len(caller) <= release.MAX_CALLER_LENGTH):
@@ -171,7 +177,7 @@ def _resolve_agent(
     requested, origin = rules.requested_model(sinatrarc_model=agent.model, tenant_default=tenant.default_model)
     kind, route = rules.route(requested, agent.model_provider)
 
-    rows = active_keys(tenant_id=tenant.pk)
+    rows = active_keys(tenant_id=tenant.pk) if keys is None else keys
     fallback = False
     if (
         route.provider == ANTHROPIC
@@ -244,12 +250,12 @@ def _host_serves(provider: str) -> bool:
     return settings.SINATRA_SINGLE_TENANT and settings.SANDBOX_PROVIDER == "docker" and provider == ANTHROPIC
 
 
-def _has_key(rows: dict, provider: str) -> bool:
+def _has_key(rows: Mapping, provider: str) -> bool:
     """Whether the tenant has its own key (row, or environment in single-tenant) for a provider."""
     return provider in rows or bool(_environment_key(provider))
 
 
-def _key(tenant: Tenant, rows: dict, provider: str) -> _Key:
+def _key(tenant: Tenant, rows: Mapping, provider: str) -> _Key:
     """Apply rule 7's sources in order: the tenant's row, the environment, the host."""
     row = rows.get(provider)
     if row is not None:

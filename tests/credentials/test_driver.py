@@ -6,7 +6,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from credentials.driver import fetch_all
+from credentials.driver import fetch_all, literal
 from credentials.models import TenantModelCredential
 from credentials.selectors import active_keys
 
@@ -136,3 +136,14 @@ def test_inside_a_transaction_a_dropped_connection_is_an_error(tenant, store_key
             active_keys(tenant_id=tenant.pk)
         transaction.set_rollback(True)
     connection.close()
+
+
+@pytest.mark.parametrize("value", ["active", "all-before-scopes", "needs_re_entry"])
+def test_a_literal_is_a_plain_name_in_quotes(value):
+    assert literal(value) == f"'{value}'"
+
+
+@pytest.mark.parametrize("value", ["", "it's", "a b", "x'; DROP TABLE t; --", "é"])
+def test_anything_but_a_plain_name_is_refused_as_a_literal(value):
+    with pytest.raises(ValueError, match="not a plain name"):
+        literal(value)

@@ -122,6 +122,40 @@ def test_an_expired_token_is_401_saying_it_expired(client, tenant, store_key, is
     assert response_has_no_token(body, token)
 
 
+def test_a_warm_request_is_one_statement_and_sees_a_revocation_on_the_next_request(
+    client, tenant, store_key, provider_api, service_token
+):
+    store_key(tenant, "anthropic")
+    assert post(client, {"tenant": "acme"}, service_token).status_code == 200  # the model list fetched
+
+    with CaptureQueriesContext(connection) as queries:
+        assert post(client, {"tenant": "acme"}, service_token).status_code == 200
+    token_revoke(name="worker-test")
+    with CaptureQueriesContext(connection) as after:
+        assert_error(post(client, {"tenant": "acme"}, service_token), 401, "unauthorized")
+
+    assert len(queries) == 1  # the token, the tenant and its keys together; no health check, no write
+    assert len(after) == 1
+
+
+def test_a_replaced_key_is_served_on_the_next_request(client, tenant, store_key, provider_api, service_token):
+    first, second = anthropic_key("first"), anthropic_key("second")
+    store_key(tenant, "anthropic", first)
+    assert post(client, {"tenant": "acme"}, service_token).json()["api_key"] == first
+
+    store_key(tenant, "anthropic", second)
+
+    assert post(client, {"tenant": "acme"}, service_token).json()["api_key"] == second
+
+
+def test_a_bad_token_with_a_bad_body_is_401_not_400(client, tenant, service_token):
+    token_revoke(name="worker-test")
+
+    assert_error(post(client, b"{not json", service_token), 401, "unauthorized")
+    assert_error(post(client, {"model": "opus"}, service_token), 401, "unauthorized")
+    assert_error(post(client, {"tenant": "acme"}, "sin_" + "x" * 43), 401, "unauthorized")
+
+
 def test_a_revoked_token_is_401_saying_it_was_revoked(client, tenant, issue_token):
     token = issue_token("worker-eu", tenant)
     token_revoke(name="worker-eu")

@@ -68,7 +68,7 @@ def test_a_database_error_is_503_unavailable_json_without_detail(
     def refuse(*args, **kwargs):
         raise error(LEAKY)
 
-    monkeypatch.setattr(api, "token_authenticate", refuse)
+    monkeypatch.setattr(api, "token_grant", refuse)
 
     response = post(client, {"tenant": "acme", "model": "opus"}, service_token)
 
