@@ -337,6 +337,22 @@ def _anthropic_list(secret: Secret | None) -> _Lookup[list[str]]:
     return anthropic_models.get((lambda: anthropic_client.list_models(secret)) if secret is not None else None)
 
 
+# The newest id of each alias, per list object: a list is read once per alias, not per resolve.
+# Each entry keeps its list, so an id() is never mistaken for a later list's.
+_newest_memo: dict[tuple[int, str], tuple[list[str], str | None]] = {}
+
+
+def _newest_in_list(alias: str, models: list[str]) -> str | None:
+    memo = _newest_memo.get((id(models), alias))
+    if memo is not None and memo[0] is models:
+        return memo[1]
+    newest = newest_anthropic_id(alias, models)
+    if len(_newest_memo) >= 64:  # lists replaced by fresher ones
+        _newest_memo.clear()
+    _newest_memo[(id(models), alias)] = (models, newest)
+    return newest
+
+
 def newest_anthropic(alias: str, *, secret: Secret | None) -> ModelChoice:
     """Return the newest Anthropic model id of an alias's family."""
     override = getattr(settings, OVERRIDE_SETTINGS[alias], "")
@@ -345,7 +361,7 @@ def newest_anthropic(alias: str, *, secret: Secret | None) -> ModelChoice:
     found = _anthropic_list(secret)
     if found.models is not None:
         # Anthropic lists more recent models first; its created_at may be a placeholder.
-        newest = newest_anthropic_id(alias, found.models)
+        newest = _newest_in_list(alias, found.models)
         if newest is not None:
             return ModelChoice(newest, found.notes, from_list=True)
         why = f"Anthropic's model list names no {alias} model"

@@ -70,6 +70,10 @@ RESOLVE_SECONDS = Histogram(
 )
 
 
+# The counters of successful resolutions, one per provider, looked up once (labels() takes a lock).
+_RESOLVED = {provider.value: RESOLUTIONS.labels(provider.value, "ok") for provider in Provider}
+
+
 @dataclass(frozen=True)
 class Resolution:
     """Which provider and model serve a request, and the key to call it with.
@@ -155,7 +159,7 @@ def resolve_agent(
         raise
     finally:
         RESOLVE_SECONDS.observe(time.perf_counter() - started)
-    RESOLUTIONS.labels(resolution.provider, "ok").inc()
+    _RESOLVED[resolution.provider].inc()
     return resolution
 
 
