@@ -64,7 +64,7 @@ def run() -> int:
     from django.db import connection
     from django.test.utils import override_settings
 
-    from credentials.driver import NEVER_BY_ITSELF
+    from credentials.driver import NEVER_BY_ITSELF, literal
     from credentials.envelope import NONCE_BYTES, _unwrap, data_aad, dek_cache
     from credentials.kms import get_keyring
     from credentials.kms.local import LocalKmsBackend
@@ -94,9 +94,14 @@ def run() -> int:
     cipher = AESGCM(_unwrap(row, keyring=get_keyring()).dek)
     aad = data_aad(tenant_id=tenant.pk, provider=Provider.ANTHROPIC, credential_id=row.id)
     table = connection.ops.quote_name(TenantModelCredential._meta.db_table)
-    select = f"SELECT ciphertext FROM {table} WHERE tenant_id = %s AND provider = %s AND status = %s"  # noqa: S608
+    # The constants as literals, the tenant as a parameter: the fastest form of the statement (with a
+    # parameter for the status, SQLite compiles it again on every call: credentials.driver.literal).
+    select = (
+        f"SELECT ciphertext FROM {table} WHERE tenant_id = %s "  # noqa: S608 - names and constants of ours
+        f"AND provider = {literal(Provider.ANTHROPIC)} AND status = {literal(Status.ACTIVE)}"
+    )
     tenant_param = TenantModelCredential._meta.get_field("tenant").get_db_prep_value(tenant.pk, connection)
-    params = [tenant_param, Provider.ANTHROPIC.value, Status.ACTIVE.value]
+    params = [tenant_param]
 
     if connection.vendor == "postgresql":
         import psycopg
@@ -207,6 +212,7 @@ def run() -> int:
                 round_robin()
             former_kms = (kms_calls - before) / TENANTS
 
+    release.flush()  # the counts and last uses, while the scratch database is still there
     rounds = BLOCKS * BLOCK_SIZE
     warm_p50, warm_p99 = micros(warm, 0.50), micros(warm, 0.99)
     base_p50, base_p99 = micros(base, 0.50), micros(base, 0.99)

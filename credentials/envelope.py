@@ -93,9 +93,13 @@ def kms_aad(tenant_id: UUID) -> bytes:
     return str(tenant_id).encode("ascii")
 
 
-@functools.lru_cache(maxsize=DATA_AAD_MEMO_ENTRIES)
 def data_aad(*, tenant_id: UUID, provider: str, credential_id: UUID) -> bytes:
     """Return the AAD bound into the key's ciphertext: tenant, provider slot and row."""
+    return _data_aad(tenant_id, provider, credential_id)
+
+
+@functools.lru_cache(maxsize=DATA_AAD_MEMO_ENTRIES)  # positional: keyword arguments make a slower key
+def _data_aad(tenant_id: UUID, provider: str, credential_id: UUID) -> bytes:
     return b"|".join(
         [
             b"sinatra-credential:v1",
@@ -136,7 +140,7 @@ def _check_version(row: SealedRow) -> None:
 @sensitive_variables("plaintext")
 def _decrypt(row: SealedRow, cipher: AESGCM) -> Secret:
     ciphertext = bytes(row.ciphertext)
-    aad = data_aad(tenant_id=row.tenant_id, provider=row.provider, credential_id=row.id)
+    aad = _data_aad(row.tenant_id, row.provider, row.id)
     try:
         plaintext = cipher.decrypt(ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:], aad)
         return Secret(plaintext.decode("utf-8"), hint=getattr(row, "key_hint", None))

@@ -13,6 +13,7 @@ key-release counts, both gathered in memory and written at most once a minute pe
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -230,7 +231,7 @@ def _resolve_agent(
         api_key=key.secret,
         credential_source=key.source.value,
         key_hint=key.secret.hint if key.secret is not None else "",
-        reason=_reason(tenant, requested, origin, kind, route, choice.model, key, fallback, pin),
+        reason=_reason(tenant.slug, requested, origin, kind, route, choice.model, key.source, fallback, pin),
         warnings=choice.warnings,
     )
 
@@ -309,26 +310,27 @@ def _concrete_model(requested: str, kind: Kind, route: Route, key: _Key, pin: st
     raise AssertionError(f"unhandled target {route.target}")  # pragma: no cover
 
 
+@functools.lru_cache(maxsize=4096)  # the same few sentences, over and over
 def _reason(
-    tenant: Tenant,
+    slug: str,
     requested: str,
     origin: str,
     kind: Kind,
     route: Route,
     model: str,
-    key: _Key,
+    source: Source,
     fallback: bool,
     pin: str | None,
 ) -> str:
     provider = Provider(route.provider).label
-    pinned = f", pinned by tenant {tenant.slug}'s policy to {pin}" if pin else ""
+    pinned = f", pinned by tenant {slug}'s policy to {pin}" if pin else ""
     if fallback:
         return (
-            f"{requested} ({origin}{pinned}) would go to Anthropic directly, but tenant {tenant.slug} has only an "
+            f"{requested} ({origin}{pinned}) would go to Anthropic directly, but tenant {slug} has only an "
             f"OpenRouter key, so it goes through OpenRouter as {model} (one key is enough to get going)."
         )
     what = {
-        Kind.ALIAS: f"an alias pinned by tenant {tenant.slug}'s policy to {pin}"
+        Kind.ALIAS: f"an alias pinned by tenant {slug}'s policy to {pin}"
         if pin
         else f"an alias for the newest Claude {requested.lower().title()} model",
         Kind.CLAUDE_ID: "a Claude model id",
@@ -339,5 +341,5 @@ def _reason(
         Source.TENANT: "",
         Source.ENVIRONMENT: f", with the {provider} key from the environment (single-tenant mode)",
         Source.HOST: ", with the host's own claude login (single-tenant, docker sandbox)",
-    }[key.source]
+    }[source]
     return f"{requested} ({origin}) is {what}; {route.because}, so {provider} serves {model}{via}."
