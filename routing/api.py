@@ -214,7 +214,7 @@ def resolve_view(request: HttpRequest, *, presented: str, body: dict[str, Any]) 
     if grant.tenant is None:
         raise ApiError(404, "unknown_tenant", f"No tenant has the slug {fields.tenant!r}.")
     if fields.sinatrarc is not None:
-        resolution = resolve(grant.tenant, fields.sinatrarc, caller=grant.caller, keys=grant.keys)
+        resolution = resolve(grant.tenant, fields.sinatrarc, caller=grant.caller, keys=grant.keys, policy=grant.policy)
     else:
         given = {"model": fields.model, "model_provider": fields.model_provider}
         resolution = resolve_agent(
@@ -222,6 +222,7 @@ def resolve_view(request: HttpRequest, *, presented: str, body: dict[str, Any]) 
             agent_config({name: value for name, value in given.items() if value is not None}),
             caller=grant.caller,
             keys=grant.keys,
+            policy=grant.policy,
         )
     return JsonResponse(resolution.as_dict(include_key=True))
 

@@ -16,7 +16,7 @@ from credentials.models import Status, TenantModelCredential
 from credentials.selectors import ActiveKey, active_key, active_key_columns
 from tenants.models import Tenant
 
-from .models import KeyRelease, PolicyEvent, Scope, ServiceToken
+from .models import KeyRelease, PolicyEvent, Scope, ServiceToken, TenantPolicy
 
 DAY = timedelta(hours=24)
 MONTH = timedelta(days=30)
@@ -81,7 +81,8 @@ TENANT_FIELDS = tuple(field.attname for field in Tenant._meta.concrete_fields)
 @dataclass(slots=True)
 class TokenRequest:
     """A service token found by its hash, the tenant a request named (None: no tenant has that slug),
-    whether the token's scope covers it, and (only when it does) the tenant's active keys."""
+    whether the token's scope covers it, whether the tenant has a policy of its own, and (only
+    when the scope covers it) the tenant's active keys."""
 
     token_id: int
     name: str
@@ -91,6 +92,7 @@ class TokenRequest:
     revoked_at: datetime | None
     tenant: Tenant | None
     in_scope: bool
+    has_policy: bool
     keys: dict[str, ActiveKey]
 
 
@@ -109,9 +111,14 @@ def _token_request_statement(database: str, vendor: str) -> tuple[str, Columns, 
         f"WHERE {m}.{quote(member_token)} = {t}.{quote('id')} AND {m}.{quote(member_tenant)} = {n}.{quote('id')}))"
     )
     credential = TenantModelCredential._meta
+    policy = TenantPolicy._meta
+    has_policy = (
+        f"EXISTS (SELECT 1 FROM {quote(policy.db_table)} {quote('p')} "  # noqa: S608 - names from the models
+        f"WHERE {quote('p')}.{quote(_column(policy.get_field('tenant')))} = {n}.{quote('id')})"
+    )
     sql = (
         f"SELECT {token_columns.sql}, {tenant_columns.sql}, CASE WHEN {in_scope} THEN 1 ELSE 0 END, "  # noqa: S608 - names from the models, values as parameters
-        f"{key_columns.sql} "
+        f"CASE WHEN {has_policy} THEN 1 ELSE 0 END, {key_columns.sql} "
         f"FROM {quote(ServiceToken._meta.db_table)} {t} "
         f"LEFT JOIN {quote(Tenant._meta.db_table)} {n} ON {n}.{quote('slug')} = %s "
         f"LEFT JOIN {quote(credential.db_table)} {c} ON {c}.{quote(credential.get_field('tenant').column)} = "
@@ -146,7 +153,7 @@ def token_request(*, token_hash: str, slug: str) -> TokenRequest | None:
     tenant = Tenant.from_db(connection.alias, TENANT_FIELDS, tenant_values) if tenant_values[0] is not None else None
     keys = {}
     for row in rows:
-        values = row[tenant_end + 1 :]
+        values = row[tenant_end + 2 :]
         if values[0] is not None and tenant is not None:
             key = active_key(key_columns.convert(connection, values), tenant_id=tenant.pk)
             keys[key.provider] = key
@@ -159,5 +166,6 @@ def token_request(*, token_hash: str, slug: str) -> TokenRequest | None:
         revoked_at,
         tenant=tenant,
         in_scope=bool(first[tenant_end]),
+        has_policy=bool(first[tenant_end + 1]),
         keys=keys,
     )

@@ -118,6 +118,7 @@ def resolve(
     caller: str = DEFAULT_CALLER,
     record_use: bool = True,
     keys: Mapping[str, ActiveKey] | None = None,
+    policy: Policy | None = None,
 ) -> Resolution:
     """Resolve a request of `tenant` whose repo has this `.sinatrarc` text (or parsed `config`).
 
@@ -125,7 +126,8 @@ def resolve(
     service token's name). `record_use=False` (previews in the console) counts no release and
     leaves `last_used_at` alone. `keys`: the tenant's active keys, when the caller read them
     just now in the same statement as something else (the HTTP API, with its token); else
-    they are read here.
+    they are read here. `policy`: the policy to apply instead of the tenant's own (as for
+    resolve_agent).
     """
     try:
         _check_active(tenant)
@@ -135,7 +137,7 @@ def resolve(
     except RoutingError as exc:
         RESOLUTIONS.labels("none", exc.code).inc()
         raise
-    return resolve_agent(tenant, agent, caller=caller, record_use=record_use, keys=keys)
+    return resolve_agent(tenant, agent, caller=caller, record_use=record_use, keys=keys, policy=policy)
 
 
 def resolve_agent(
@@ -149,7 +151,8 @@ def resolve_agent(
 ) -> Resolution:
     """Resolve a request whose agent configuration is already parsed (the API's and commands' fields).
 
-    `policy` replaces the tenant's own (the console previews a policy before it is saved);
+    `policy` replaces the tenant's own (the console previews a policy before it is saved; the
+    HTTP API passes the default when its statement showed the tenant has none of its own);
     `keys` as for resolve().
     """
     started = time.perf_counter()

@@ -24,6 +24,8 @@ from tenants.models import Tenant
 
 from . import usage
 from .models import Scope, ServiceToken, ServiceTokenEvent, TokenEventKind
+from .policy_rules import DEFAULT as DEFAULT_POLICY
+from .policy_rules import Policy
 from .selectors import token_request
 
 TOKEN_PREFIX = "sin_"
@@ -214,11 +216,13 @@ def token_tenant(*, token: ServiceToken, slug: str) -> Tenant | None:
 
 class Grant(NamedTuple):
     """What a request's token lets it have: who asks (the token's name), the tenant it named
-    (None: no tenant has that slug), and that tenant's active keys as they are now."""
+    (None: no tenant has that slug), that tenant's active keys as they are now, and its policy
+    when the same statement showed it has none of its own (the default; None: read it)."""
 
     caller: str
     tenant: Tenant | None
     keys: dict[str, ActiveKey]
+    policy: Policy | None = None
 
 
 @sensitive_variables("presented")
@@ -236,7 +240,7 @@ def token_grant(presented: str, slug: str) -> Grant:
     usage.note(ServiceToken, found.token_id)
     if not found.in_scope:
         raise _refused(ServiceToken.objects.get(pk=found.token_id), slug, found.tenant)
-    return Grant(found.name, found.tenant, found.keys)
+    return Grant(found.name, found.tenant, found.keys, None if found.has_policy else DEFAULT_POLICY)
 
 
 def _refused(token: ServiceToken, slug: str, asked: Tenant | None) -> TenantOutOfScope:

@@ -148,6 +148,22 @@ def test_a_replaced_key_is_served_on_the_next_request(client, tenant, store_key,
     assert post(client, {"tenant": "acme"}, service_token).json()["api_key"] == second
 
 
+def test_a_policy_saved_between_two_requests_applies_to_the_next(
+    client, tenant, store_key, provider_api, service_token
+):
+    from credentials.services import Actor
+    from routing.policy import tenant_policy_save
+    from routing.policy_rules import DEFAULT
+
+    store_key(tenant, "anthropic")
+    store_key(tenant, "openrouter", openrouter_key())
+    assert post(client, {"tenant": "acme", "model": "openai/gpt-5"}, service_token).status_code == 200
+
+    tenant_policy_save(tenant=tenant, policy=DEFAULT.changed(providers={"anthropic"}), actor=Actor.command("test"))
+
+    assert_error(post(client, {"tenant": "acme", "model": "openai/gpt-5"}, service_token), 403, "policy_denied")
+
+
 def test_a_bad_token_with_a_bad_body_is_401_not_400(client, tenant, service_token):
     token_revoke(name="worker-test")
 

@@ -124,3 +124,18 @@ def test_it_is_one_statement(tenants, issue_token, store_key):
 
     assert len(queries) == 1
     assert set(grant.keys) == {"anthropic", "openrouter"}
+
+
+def test_a_tenant_without_a_policy_of_its_own_gets_the_default_from_the_same_statement(tenants, issue_token):
+    from routing.policy import tenant_policy_save
+    from routing.policy_rules import DEFAULT
+
+    token = issue_token("worker")
+    assert token_grant(token, "acme").policy is DEFAULT
+
+    tenant_policy_save(
+        tenant=tenants["acme"], policy=DEFAULT.changed(providers={"anthropic"}), actor=Actor.command("test")
+    )
+
+    assert token_grant(token, "acme").policy is None  # it has one: resolve() reads it (policy_for)
+    assert token_grant(token, "globex").policy is DEFAULT
