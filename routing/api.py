@@ -104,7 +104,9 @@ def bearer_token(view: View) -> View:
     A request without a token is refused (401) before anything else. The view checks the token
     with its own statement (routing.tokens.token_grant); a request the view refuses before it
     gets there (a body that is not JSON, a missing field) is checked here first, so a request
-    with a bad token learns nothing but 401, as if the token had been checked first.
+    with a bad token learns nothing but 401, as if the token had been checked first. A body over
+    CHECK_FIRST_BYTES (or of undeclared length) is not read for anyone whose token has not been
+    checked: such a request's token is checked before the view runs.
     """
 
     @wraps(view)
@@ -114,6 +116,8 @@ def bearer_token(view: View) -> View:
         presented = presented.strip() if scheme.lower() == "bearer" else ""
         try:
             token_digest(presented)
+            if not _small_body(request):
+                token_authenticate(presented)
             return view(request, *args, presented=presented, **kwargs)
         except TokenRefused as exc:
             raise token_error(exc) from None
@@ -127,6 +131,15 @@ def bearer_token(view: View) -> View:
             raise
 
     return wrapper
+
+
+# A resolve request is a few hundred bytes; a larger body is read only from a checked token.
+CHECK_FIRST_BYTES = 64 * 1024
+
+
+def _small_body(request: HttpRequest) -> bool:
+    declared = request.headers.get("Content-Length", "")
+    return declared.isdigit() and int(declared) <= CHECK_FIRST_BYTES
 
 
 def json_object(view: View) -> View:

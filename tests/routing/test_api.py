@@ -814,3 +814,19 @@ def test_openapi_json_answers_head(client):
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
+
+
+def test_a_large_body_is_not_read_before_its_token_is_checked(client, tenant, service_token, monkeypatch):
+    token_revoke(name="worker-test")
+    parsed = []
+    real = json.loads
+    monkeypatch.setattr(api.json, "loads", lambda raw, **kw: parsed.append(raw) or real(raw, **kw))
+    large = json.dumps({"tenant": "acme", "sinatrarc": "#" * (api.CHECK_FIRST_BYTES + 1)})
+    small = json.dumps({"tenant": "acme"})
+
+    assert_error(post(client, large, service_token), 401, "unauthorized")
+    assert_error(post(client, small, service_token), 401, "unauthorized")
+
+    bodies = [raw if isinstance(raw, str) else raw.decode() for raw in parsed]
+    assert large not in bodies
+    assert small in bodies  # a small body is read first: the token is checked with the tenant
