@@ -16,10 +16,10 @@ if not __package__:  # run as a file: put the project, not bench/, first on the 
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import gc
-import hashlib
 import os
 import subprocess
 import tracemalloc
+import types
 import uuid
 
 from bench.common import ROOT
@@ -41,7 +41,7 @@ def measure(entries: int, *, traced: bool) -> int:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     from django.conf import settings
 
-    from credentials.envelope import data_aad, dek_cache
+    from credentials.envelope import data_aad, dek_cache, dek_cache_key
 
     assert entries <= settings.SINATRA_DEK_CACHE_ENTRIES, "raise SINATRA_DEK_CACHE_ENTRIES for this measurement"
     # What the cache keeps alive, made before measuring: nothing else is allocated in the loop.
@@ -52,9 +52,10 @@ def measure(entries: int, *, traced: bool) -> int:
     before = tracemalloc.get_traced_memory()[0] if traced else resident_bytes()
     for dek, wrapped in inputs:
         tenant_id, credential_id = uuid.uuid4(), uuid.uuid4()
-        dek_cache.put((hashlib.sha256(wrapped).digest(), tenant_id), (AESGCM(dek), True))
+        row = types.SimpleNamespace(wrapped_dek=wrapped, tenant_id=tenant_id)  # a row as open_sealed sees it
+        dek_cache.put(dek_cache_key(row), (AESGCM(dek), True))
         data_aad(tenant_id=tenant_id, provider="anthropic", credential_id=credential_id)
-    del inputs, dek, wrapped  # the DEK bytes live on only inside the AESGCM objects
+    del inputs, dek, row  # the DEK bytes live on only inside the AESGCM objects; the wrapped ones as keys
     gc.collect()
     after = tracemalloc.get_traced_memory()[0] if traced else resident_bytes()
     assert len(dek_cache) == entries

@@ -15,7 +15,7 @@ yields a wrong key. A row's own `envelope_version` and `kek_id` choose how it is
 never today's settings, and any failure is an error: nothing falls back to stored bytes.
 
 Unwrapped DEKs may be cached in this process's memory only, keyed by (sha256 of wrapped_dek,
-tenant id) and bounded in count (`SINATRA_DEK_CACHE_ENTRIES`) and age
+tenant id; `dek_cache_key`) and bounded in count (`SINATRA_DEK_CACHE_ENTRIES`) and age
 (`SINATRA_DEK_CACHE_SECONDS`), so a busy worker does not call the KMS for every request.
 """
 
@@ -151,10 +151,28 @@ def _decrypt(row: SealedRow, cipher: AESGCM) -> Secret:
         ) from None
 
 
+# The SHA-256 of each wrapped DEK met, by its bytes: hashing a row's wrapped key again on every
+# resolve cost more than looking it up here. A wrapped DEK is ciphertext under the KMS key, not
+# a secret; emptied when it grows past the DEK cache's default size.
+_wrapped_digests: dict[bytes, bytes] = {}
+
+
+def dek_cache_key(row: SealedRow) -> tuple[bytes, int]:
+    """The DEK cache's key for a row: the SHA-256 of its wrapped DEK, and its tenant's id (as an int)."""
+    wrapped = bytes(row.wrapped_dek)
+    digest = _wrapped_digests.get(wrapped)
+    if digest is None:
+        digest = hashlib.sha256(wrapped).digest()
+        if len(_wrapped_digests) >= DATA_AAD_MEMO_ENTRIES:
+            _wrapped_digests.clear()
+        _wrapped_digests[wrapped] = digest
+    return digest, row.tenant_id.int  # an int hashes in C; a UUID runs Python code
+
+
 def open_sealed(row: SealedRow, *, use_cache: bool = True, keyring: Keyring | None = None) -> Opened:
     """Decrypt a stored row's key; raise `KmsError` (never return bytes) when it fails."""
     _check_version(row)
-    cache_key = (hashlib.sha256(bytes(row.wrapped_dek)).digest(), row.tenant_id)
+    cache_key = dek_cache_key(row)
     cached = dek_cache.get(cache_key) if use_cache else None
     if use_cache:
         (DEK_CACHE_HITS if cached is not None else DEK_CACHE_MISSES).inc()
