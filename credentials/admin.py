@@ -35,14 +35,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class CredentialEventInline(admin.TabularInline):
-    model = CredentialEvent
-    fields = readonly_fields = (
-        "created_at",
-        "kind",
-        "actor",
-        "detail",
-    )
+class ReadOnlyInline(admin.TabularInline):
+    """Related rows shown under their parent, never added, changed or deleted there."""
+
     extra = 0
     can_delete = False
 
@@ -51,6 +46,16 @@ class CredentialEventInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class CredentialEventInline(ReadOnlyInline):
+    model = CredentialEvent
+    fields = readonly_fields = (
+        "created_at",
+        "kind",
+        "actor",
+        "detail",
+    )
 
 
 @admin.register(TenantModelCredential)

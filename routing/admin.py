@@ -1,21 +1,13 @@
 from django.contrib import admin
 
-from credentials.admin import ReadOnlyAdmin
+from credentials.admin import ReadOnlyAdmin, ReadOnlyInline
 
 from .models import AliasPin, KeyRelease, PolicyEvent, ServiceToken, ServiceTokenEvent, TenantPolicy
 
 
-class ServiceTokenEventInline(admin.TabularInline):
+class ServiceTokenEventInline(ReadOnlyInline):
     model = ServiceTokenEvent
     fields = readonly_fields = ("created_at", "kind", "actor", "tenant", "detail")
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ServiceToken)
@@ -68,17 +60,9 @@ class KeyReleaseAdmin(ReadOnlyAdmin):
     fields = readonly_fields = ("hour", "tenant", "provider", "caller", "count", "last_released_at")
 
 
-class AliasPinInline(admin.TabularInline):
+class AliasPinInline(ReadOnlyInline):
     model = AliasPin
     fields = readonly_fields = ("alias", "model")
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(TenantPolicy)
