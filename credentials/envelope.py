@@ -58,15 +58,22 @@ class EnvelopeError(KmsError):
 
 
 class SealedRow(Protocol):
-    """What a stored envelope carries: `TenantModelCredential` fits."""
+    """What a stored envelope carries, read only: `TenantModelCredential` and `ActiveKey` fit."""
 
-    id: UUID
-    tenant_id: UUID
-    provider: str
-    kek_id: str
-    wrapped_dek: bytes
-    ciphertext: bytes
-    envelope_version: int
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def tenant_id(self) -> UUID: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def kek_id(self) -> str: ...
+    @property
+    def wrapped_dek(self) -> bytes: ...
+    @property
+    def ciphertext(self) -> bytes: ...
+    @property
+    def envelope_version(self) -> int: ...
 
 
 @dataclass(frozen=True)

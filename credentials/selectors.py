@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -168,9 +167,12 @@ def tenant_events(*, tenant: Tenant, limit: int = 50) -> QuerySet[CredentialEven
 # converters, and returns small ActiveKey records with just what resolving needs.
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ActiveKey:
-    """An active credential as resolve() needs it: its envelope and what names it."""
+    """An active credential as resolve() needs it: its envelope and what names it.
+
+    Immutable: one is shared by every read that returned the same row (`active_key()`).
+    """
 
     id: UUID
     tenant_id: UUID
@@ -201,9 +203,28 @@ def _active_key_columns(database: str, vendor: str, alias: str) -> Columns:
     return columns(connections[database], TenantModelCredential, ACTIVE_KEY_FIELDS, alias=alias)
 
 
-def active_key(values: Sequence[Any], *, tenant_id: UUID) -> ActiveKey:
-    """Build an ActiveKey from its columns' converted values (active_key_columns' order)."""
-    return ActiveKey(values[0], tenant_id, *values[1:])
+# Each ActiveKey made, by the tenant asked for and the row exactly as the driver returned it:
+# converting the same values again on every resolve (a UUID from text on SQLite, ...) cost more
+# than looking them up. A row that changed in any column (a new key, a rewrapped DEK, a flag)
+# is a different entry, so an entry can never stand for a row other than the one just read.
+# Ciphertext and wrapped DEKs only, no plaintext; emptied when it reaches ACTIVE_KEY_MEMO_ENTRIES.
+ACTIVE_KEY_MEMO_ENTRIES = 20_000
+_active_key_memo: dict[tuple[str, UUID, tuple[Any, ...]], ActiveKey] = {}
+
+
+def active_key(
+    connection: BaseDatabaseWrapper, selected: Columns, row: tuple[Any, ...], *, tenant_id: UUID
+) -> ActiveKey:
+    """The ActiveKey of `row`, a tuple of `selected` (active_key_columns) as the driver returned them."""
+    memo_key = (connection.vendor, tenant_id, row)
+    key = _active_key_memo.get(memo_key)
+    if key is None:
+        values = selected.convert(connection, row)
+        key = ActiveKey(values[0], tenant_id, *values[1:])
+        if len(_active_key_memo) >= ACTIVE_KEY_MEMO_ENTRIES:
+            _active_key_memo.clear()
+        _active_key_memo[memo_key] = key
+    return key
 
 
 @functools.lru_cache(maxsize=8)
@@ -233,6 +254,6 @@ def active_keys(*, tenant_id: UUID) -> dict[str, ActiveKey]:
     rows = fetch_all(connection, sql, [tenant_id_field.get_db_prep_value(tenant_id, connection)])
     keys = {}
     for row in rows:
-        key = active_key(selected.convert(connection, row), tenant_id=tenant_id)
+        key = active_key(connection, selected, row, tenant_id=tenant_id)
         keys[key.provider] = key
     return keys

@@ -248,7 +248,8 @@ def credential_open(credential: TenantModelCredential | ActiveKey, *, use_cache:
     opened = open_sealed(credential, use_cache=use_cache)
     if opened.needs_rewrap and not credential.needs_rewrap:
         credential_flag_rewrap(credential_id=credential.pk)
-        credential.needs_rewrap = True
+        if isinstance(credential, TenantModelCredential):  # an ActiveKey is immutable: the next read shows the flag
+            credential.needs_rewrap = True
     return opened.secret
 
 

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
@@ -230,6 +230,11 @@ class _ModelList(Generic[Models]):
             with self._lock:
                 self._fetching = False
 
+    def fresh(self) -> Models | None:
+        """The list this process holds, while it is fresh (what get() returns then, without a fetch)."""
+        state = self._state
+        return state.models if state.checked_until > time.monotonic() else None
+
     def _start_fetching(self) -> bool:
         """Return whether this thread is the one to fetch (no other thread is fetching)."""
         with self._lock:
@@ -337,20 +342,22 @@ def _anthropic_list(secret: Secret | None) -> _Lookup[list[str]]:
     return anthropic_models.get((lambda: anthropic_client.list_models(secret)) if secret is not None else None)
 
 
-# The newest id of each alias, per list object: a list is read once per alias, not per resolve.
+# The newest model of each alias, per list object: a list is read once per alias, not per resolve.
 # Each entry keeps its list, so an id() is never mistaken for a later list's.
-_newest_memo: dict[tuple[int, str], tuple[list[str], str | None]] = {}
+_newest_memo: dict[tuple[int, str], tuple[list[str], ModelChoice | None]] = {}
 
 
-def _newest_in_list(alias: str, models: list[str]) -> str | None:
+def _newest_in_list(alias: str, models: list[str]) -> ModelChoice | None:
+    """The newest model of `alias`'s family in Anthropic's list, as chosen from that list (None: none)."""
     memo = _newest_memo.get((id(models), alias))
     if memo is not None and memo[0] is models:
         return memo[1]
     newest = newest_anthropic_id(alias, models)
+    choice = ModelChoice(newest, from_list=True) if newest is not None else None
     if len(_newest_memo) >= 64:  # lists replaced by fresher ones
         _newest_memo.clear()
-    _newest_memo[(id(models), alias)] = (models, newest)
-    return newest
+    _newest_memo[(id(models), alias)] = (models, choice)
+    return choice
 
 
 def newest_anthropic(alias: str, *, secret: Secret | None) -> ModelChoice:
@@ -358,12 +365,17 @@ def newest_anthropic(alias: str, *, secret: Secret | None) -> ModelChoice:
     override = getattr(settings, OVERRIDE_SETTINGS[alias], "")
     if override:  # given as an Anthropic id, or as an OpenRouter anthropic/ slug
         return ModelChoice(to_anthropic(override) if "/" in override else override)
+    fresh = anthropic_models.fresh()
+    if fresh is not None:  # the common case, the list this process holds still fresh: no lookup made
+        choice = _newest_in_list(alias, fresh)
+        if choice is not None:
+            return choice
     found = _anthropic_list(secret)
     if found.models is not None:
         # Anthropic lists more recent models first; its created_at may be a placeholder.
-        newest = _newest_in_list(alias, found.models)
-        if newest is not None:
-            return ModelChoice(newest, found.notes, from_list=True)
+        choice = _newest_in_list(alias, found.models)
+        if choice is not None:
+            return replace(choice, warnings=found.notes) if found.notes else choice
         why = f"Anthropic's model list names no {alias} model"
     else:
         why = f"Anthropic's model list is unavailable ({found.problem})"

@@ -155,7 +155,7 @@ def token_request(*, token_hash: str, slug: str) -> TokenRequest | None:
     for row in rows:
         values = row[tenant_end + 2 :]
         if values[0] is not None and tenant is not None:
-            key = active_key(key_columns.convert(connection, values), tenant_id=tenant.pk)
+            key = active_key(connection, key_columns, values, tenant_id=tenant.pk)
             keys[key.provider] = key
     return TokenRequest(
         token_id,

@@ -372,6 +372,30 @@ def test_the_process_memo_spares_djangos_cache_until_it_expires(provider_api, ca
     assert provider_api.routes["anthropic_models"].call_count == 2
 
 
+def test_a_fresh_list_answers_from_memory_without_a_lookup_until_it_expires(
+    provider_api, catalog_seconds, clock, monkeypatch
+):
+    first = newest_anthropic("opus", secret=KEY)
+    lookups = []
+    real_get = catalog._ModelList.get
+
+    def get(self, fetch):
+        lookups.append(self.name)
+        return real_get(self, fetch)
+
+    monkeypatch.setattr(catalog._ModelList, "get", get)
+
+    assert newest_anthropic("opus", secret=KEY) is first  # one immutable choice per list and alias
+    assert newest_anthropic("sonnet", secret=KEY).model == "claude-sonnet-4-6"
+    assert lookups == []
+
+    clock.advance(3601)
+    cache.clear()  # Django's cache has expired it too
+    provider_api.routes["anthropic_models"].mock(return_value=anthropic_page(["claude-opus-5-0"]))
+    assert newest_anthropic("opus", secret=KEY).model == "claude-opus-5-0"
+    assert lookups == ["anthropic"]
+
+
 def test_clear_caches_forgets_every_list(provider_api, catalog_seconds):
     newest_anthropic("opus", secret=KEY)
     newest_openrouter("opus")
