@@ -5,11 +5,14 @@ against 30 µs here: docs/performance.md); on PostgreSQL, Django binds parameter
 client, so the server parses and plans every statement again. `fetch_all()` runs a statement
 on Django's own connection (its transaction, its settings, its error classes), but through:
 - SQLite: the `sqlite3` connection, whose statement cache keeps the statement compiled;
-- PostgreSQL: a psycopg server-binding cursor, the statement prepared once per connection
-  (`prepare=True`) while `SINATRA_DB_PREPARED_STATEMENTS` is on (the default). Behind a
-  connection pooler that cannot keep prepared statements (PgBouncer before 1.21, or without
-  `max_prepared_statements`, in transaction or statement pooling mode), turn it off: the
-  statement is then sent unnamed, bound on the server, planned each time (docs/deploy.md).
+- PostgreSQL: libpq itself, through psycopg's documented wrapper of it (`psycopg.pq`): values
+  bound on the server, rows returned in binary and loaded by psycopg's own loaders, the
+  statement prepared once per connection while `SINATRA_DB_PREPARED_STATEMENTS` is on (the
+  default). Behind a connection pooler that cannot keep prepared statements (PgBouncer before
+  1.21, or without `max_prepared_statements`, in transaction or statement pooling mode), turn
+  it off: the statement is then sent unnamed, in the same single round trip, bound on the
+  server and planned each time (docs/deploy.md). A statement deallocated behind the driver's
+  back (`DISCARD ALL`) is prepared again, once, outside a transaction.
 
 What Django's cursor would have done is kept:
 - errors are Django's (`OperationalError`, ...), and mark the connection as having failed;
@@ -21,23 +24,43 @@ What Django's cursor would have done is kept:
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import hashlib
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.expressions import Col
 
 Rows = list[tuple[Any, ...]]
 
-# psycopg prepares a statement by itself after this many runs; Django's connections say never
-# (None), which also refuses prepare=True. Statements here are prepared when asked, no others.
-NEVER_BY_ITSELF = 2**31 - 1
+_this_thread = threading.local()
+
+
+def connection_for(alias: str) -> BaseDatabaseWrapper:
+    """Django's connection `alias` (`connections[alias]`), remembered by this thread.
+
+    Django keeps one connection object per alias and thread for the thread's life, but finding
+    it (asgiref's context-aware local) cost 2 µs a resolve, more than a quarter of the indexed
+    SELECT. Inside a running event loop Django's connections are per task: there it is looked
+    up each time.
+    """
+    if asyncio._get_running_loop() is not None:
+        return connections[alias]
+    known: dict[str, BaseDatabaseWrapper] | None = getattr(_this_thread, "connections", None)
+    if known is None:
+        known = _this_thread.connections = {}
+    connection = known.get(alias)
+    if connection is None:
+        connection = known[alias] = connections[alias]
+    return connection
 
 
 def fetch_all(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> Rows:
@@ -55,10 +78,14 @@ def fetch_all(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) 
     while True:
         if connection.connection is None:
             connection.ensure_connection()
-        connection.validate_no_broken_transaction()
+        if connection.needs_rollback:
+            connection.validate_no_broken_transaction()  # raises, as Django's cursor would
         try:
-            with connection.wrap_database_errors:
+            try:
                 return run(connection, sql, params)
+            except Exception:
+                with connection.wrap_database_errors:  # the driver's error as Django's (only entered on one)
+                    raise
         except (OperationalError, InterfaceError):
             if retried or connection.in_atomic_block or connection.is_usable():
                 raise
@@ -77,17 +104,96 @@ def _run_sqlite(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]
 
 
 def _run_postgresql(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> Rows:
-    import psycopg  # only on PostgreSQL
+    """Run through libpq itself (psycopg.pq): one blocking call, the GIL released while it waits.
+
+    psycopg's cursor spends more Python per statement (its query conversion, its wait loop)
+    than the server spends running an indexed, prepared SELECT. The statement's values are
+    bound on the server and its rows come back in binary, loaded by psycopg's own loaders.
+    """
+    from psycopg import pq  # only on PostgreSQL
 
     raw = connection.connection
-    held = getattr(connection, "_sinatra_driver_cursor", None)
-    if held is None or held.connection is not raw or held.closed:
-        if raw.prepare_threshold is None:  # Django turns preparing off; prepare=True alone turns it on here
-            raw.prepare_threshold = NEVER_BY_ITSELF
-        held = psycopg.Cursor(raw)  # binds on the server (Django's own cursors bind on the client)
-        connection._sinatra_driver_cursor = held  # type: ignore[attr-defined]  # per thread, as `connection` is
-    held.execute(sql, params, prepare=bool(settings.SINATRA_DB_PREPARED_STATEMENTS))
-    return held.fetchall()
+    pgconn = raw.pgconn
+    if not raw.autocommit and pgconn.transaction_status == pq.TransactionStatus.IDLE:
+        # A transaction psycopg has yet to begin (it does on a cursor's first statement): let it.
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    session = getattr(connection, "_sinatra_session", None)
+    if session is None or session.raw is not raw:
+        session = _Session(raw)
+        connection._sinatra_session = session  # type: ignore[attr-defined]  # per thread, as `connection` is
+    return session.fetch_all(sql, params)
+
+
+class _Session:
+    """One psycopg connection as the driver uses it: its loaders and the statements it prepared."""
+
+    def __init__(self, raw: Any) -> None:
+        from psycopg.adapt import Transformer
+
+        self.raw = raw
+        self.transformer = Transformer(raw)
+        self.prepared: set[bytes] = set()
+
+    def fetch_all(self, sql: str, params: Sequence[Any]) -> Rows:
+        from psycopg import pq
+        from psycopg.adapt import PyFormat
+
+        query, name = _numbered(sql)
+        transformer, pgconn = self.transformer, self.raw.pgconn
+        values = transformer.dump_sequence(params, [PyFormat.AUTO] * len(params))
+        types, formats = transformer.types or (), transformer.formats
+        if not settings.SINATRA_DB_PREPARED_STATEMENTS:  # unnamed: bound and planned on each run
+            result = pgconn.exec_params(query, values, types, formats, result_format=pq.Format.BINARY)
+            self._check(result, pq.ExecStatus.TUPLES_OK)
+        else:
+            result = self._run_prepared(name, query, values, types, formats)
+        transformer.set_pgresult(result)
+        return transformer.load_rows(0, result.ntuples, tuple)
+
+    def _run_prepared(self, name: bytes, query: bytes, values: Any, types: Any, formats: Any) -> Any:
+        from psycopg import errors, pq
+
+        pgconn = self.raw.pgconn
+        for attempt in (1, 2):
+            if name not in self.prepared:
+                self._check(pgconn.prepare(name, query, types), pq.ExecStatus.COMMAND_OK)
+                self.prepared.add(name)
+            result = pgconn.exec_prepared(name, values, formats, result_format=pq.Format.BINARY)
+            try:
+                self._check(result, pq.ExecStatus.TUPLES_OK)
+            except errors.InvalidSqlStatementName:
+                # Deallocated behind our back (DISCARD ALL, a pooler's reset): prepared again, once,
+                # unless a transaction was open, which the error has ended.
+                if attempt == 2 or pgconn.transaction_status != pq.TransactionStatus.IDLE:
+                    raise
+                continue
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check(self, result: Any, expected: int) -> None:
+        import psycopg
+        from psycopg import errors, pq
+
+        if result.status == expected:
+            return
+        if self.raw.pgconn.status == pq.ConnStatus.BAD:  # the server went away: no SQLSTATE to go by
+            raise psycopg.OperationalError(result.get_error_message(self.raw.info.encoding))
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            error = errors.error_from_result(result, encoding=self.raw.info.encoding)
+            if isinstance(error, errors.InvalidSqlStatementName):  # deallocated behind our back
+                self.prepared.clear()
+            raise error
+        raise psycopg.InternalError(f"unexpected result status {pq.ExecStatus(result.status).name}")
+
+
+@functools.lru_cache(maxsize=64)
+def _numbered(sql: str) -> tuple[bytes, bytes]:
+    """Django's `%s` placeholders as PostgreSQL's `$1`, `$2`...; and a name to prepare the statement by."""
+    numbers = iter(range(1, sql.count("%s") + 1))
+    query = re.sub(r"%[%s]", lambda match: "%" if match.group() == "%%" else f"${next(numbers)}", sql)
+    return query.encode(), b"sinatra_" + hashlib.sha256(query.encode()).hexdigest()[:24].encode()
 
 
 _RUNNERS: dict[str, Callable[[BaseDatabaseWrapper, str, Sequence[Any]], Rows]] = {

@@ -11,7 +11,7 @@ from django.db.models import Field, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from credentials.driver import Columns, columns, fetch_all, literal
+from credentials.driver import Columns, columns, connection_for, fetch_all, literal
 from credentials.models import Status, TenantModelCredential
 from credentials.selectors import ActiveKey, active_key, active_key_columns
 from tenants.models import Tenant
@@ -139,7 +139,7 @@ def token_request(*, token_hash: str, slug: str) -> TokenRequest | None:
     One statement through the database driver (prepared on PostgreSQL), read fresh on every
     request: a token revoked or a key replaced a moment ago is seen by the next request.
     """
-    connection = connections[router.db_for_read(ServiceToken)]
+    connection = connection_for(router.db_for_read(ServiceToken))
     sql, token_columns, tenant_columns, key_columns = _token_request_statement(connection.alias, connection.vendor)
     rows = fetch_all(connection, sql, [slug, token_hash])
     if not rows:

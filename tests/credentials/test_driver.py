@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from credentials.driver import fetch_all, literal
+from credentials.driver import connection_for, fetch_all, literal
 from credentials.models import TenantModelCredential
-from credentials.selectors import active_keys
+from credentials.selectors import _active_keys_statement, active_keys
 
 pytestmark = pytest.mark.django_db
 
@@ -86,14 +89,17 @@ def test_postgresql_prepares_the_statement_once_per_connection(tenant, store_key
     for _ in range(3):
         active_keys(tenant_id=tenant.pk)
 
-    statements = [sql for sql in prepared_statements() if TABLE in sql]
-    assert len(statements) == 1
+    sql, _, _ = _active_keys_statement(connection.alias, connection.vendor)
+    numbered = sql.replace("%s", "$1")
+    assert prepared_statements().count(numbered) == 1
 
 
 @pytest.mark.postgres
 @needs_postgres
+@pytest.mark.django_db(transaction=True)
 def test_without_prepared_statements_nothing_is_prepared(tenant, store_key, settings):
     settings.SINATRA_DB_PREPARED_STATEMENTS = False
+    connection.close()  # a new session: nothing another test prepared
     store_key(tenant, "anthropic")
     for _ in range(10):  # past psycopg's own automatic threshold (5)
         assert set(active_keys(tenant_id=tenant.pk)) == {"anthropic"}
@@ -138,6 +144,53 @@ def test_inside_a_transaction_a_dropped_connection_is_an_error(tenant, store_key
     connection.close()
 
 
+@pytest.mark.postgres
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_first_statement_of_a_transaction_runs_inside_it(tenant, store_key):
+    from psycopg import pq
+
+    store_key(tenant, "anthropic")
+    with transaction.atomic():
+        assert connection.connection.pgconn.transaction_status == pq.TransactionStatus.IDLE  # not begun yet
+        assert set(active_keys(tenant_id=tenant.pk)) == {"anthropic"}
+        assert connection.connection.pgconn.transaction_status == pq.TransactionStatus.INTRANS
+
+        store_key(tenant, "openrouter")  # not committed: seen only inside this transaction
+        assert set(active_keys(tenant_id=tenant.pk)) == {"anthropic", "openrouter"}
+        transaction.set_rollback(True)
+    assert set(active_keys(tenant_id=tenant.pk)) == {"anthropic"}
+
+
+@pytest.mark.postgres
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_deallocated_behind_its_back_is_prepared_again(tenant, store_key):
+    store_key(tenant, "anthropic")
+    active_keys(tenant_id=tenant.pk)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # what a pooler's reset, or DISCARD ALL, does
+
+    assert set(active_keys(tenant_id=tenant.pk)) == {"anthropic"}
+    sql, _, _ = _active_keys_statement(connection.alias, connection.vendor)
+    assert prepared_statements().count(sql.replace("%s", "$1")) == 1
+
+
+@pytest.mark.postgres
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_a_deallocated_statement_is_an_error(tenant, store_key):
+    store_key(tenant, "anthropic")
+    active_keys(tenant_id=tenant.pk)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+        with pytest.raises(DatabaseError, match="does not exist"):
+            active_keys(tenant_id=tenant.pk)
+        transaction.set_rollback(True)
+    assert set(active_keys(tenant_id=tenant.pk)) == {"anthropic"}  # and prepared again afterwards
+
+
 @pytest.mark.parametrize("value", ["active", "all-before-scopes", "needs_re_entry"])
 def test_a_literal_is_a_plain_name_in_quotes(value):
     assert literal(value) == f"'{value}'"
@@ -147,3 +200,32 @@ def test_a_literal_is_a_plain_name_in_quotes(value):
 def test_anything_but_a_plain_name_is_refused_as_a_literal(value):
     with pytest.raises(ValueError, match="not a plain name"):
         literal(value)
+
+
+# --- connection_for: Django's connection of this thread, without asgiref's lookup every time.
+
+
+def test_connection_for_is_djangos_connection_of_this_thread():
+    assert connection_for("default") is connections["default"]
+    assert connection_for("default") is connection_for("default")
+
+    seen = {}
+
+    def elsewhere():
+        seen["mine"], seen["djangos"] = connection_for("default"), connections["default"]
+        connections["default"].close()
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert seen["mine"] is seen["djangos"]
+    assert seen["mine"] is not connections["default"]  # each thread its own, as Django has it
+
+
+def test_inside_an_event_loop_connection_for_is_djangos_lookup_each_time():
+    async def inside() -> tuple[object, object]:
+        return connection_for("default"), connections["default"]
+
+    mine, djangos = asyncio.run(inside())
+    assert mine is djangos
+    assert mine is not connections["default"]  # per task there, not this thread's
