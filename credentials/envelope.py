@@ -21,14 +21,13 @@ tenant id; `dek_cache_key`) and bounded in count (`SINATRA_DEK_CACHE_ENTRIES`) a
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
@@ -42,6 +41,7 @@ from prometheus_client import Counter
 from providers.secret import Secret
 
 from .kms import Keyring, KmsError, UnwrappedKey, get_keyring
+from .memo import BoundedMemo
 
 DEK_CACHE_HITS = Counter("sinatra_dek_cache_hits", "Data keys found unwrapped in this process's cache.")
 DEK_CACHE_MISSES = Counter("sinatra_dek_cache_misses", "Data keys not in the cache: unwrapped through the KMS.")
@@ -87,8 +87,7 @@ class Sealed:
     envelope_version: int = ENVELOPE_VERSION
 
 
-@dataclass(frozen=True)
-class Opened:
+class Opened(NamedTuple):
     """A decrypted key, and whether its DEK was wrapped by a KEK that is no longer primary."""
 
     secret: Secret
@@ -105,16 +104,17 @@ def data_aad(*, tenant_id: UUID, provider: str, credential_id: UUID) -> bytes:
     return _data_aad(tenant_id, provider, credential_id)
 
 
-@functools.lru_cache(maxsize=DATA_AAD_MEMO_ENTRIES)  # positional: keyword arguments make a slower key
+# Each row's data AAD, by its ids as integers (a UUID hashes in Python code, an int in C).
+_data_aads: BoundedMemo[tuple[int, str, int], bytes] = BoundedMemo(DATA_AAD_MEMO_ENTRIES)
+
+
 def _data_aad(tenant_id: UUID, provider: str, credential_id: UUID) -> bytes:
-    return b"|".join(
-        [
-            b"sinatra-credential:v1",
-            str(tenant_id).encode("ascii"),
-            provider.encode("ascii"),
-            str(credential_id).encode("ascii"),
-        ]
-    )
+    key = (tenant_id.int, provider, credential_id.int)
+    aad = _data_aads.get(key)
+    if aad is None:
+        fields = ("sinatra-credential:v1", str(tenant_id), provider, str(credential_id))
+        aad = _data_aads.put(key, "|".join(fields).encode("ascii"))
+    return aad
 
 
 @sensitive_variables("secret", "dek")
@@ -160,8 +160,8 @@ def _decrypt(row: SealedRow, cipher: AESGCM) -> Secret:
 
 # The SHA-256 of each wrapped DEK met, by its bytes: hashing a row's wrapped key again on every
 # resolve cost more than looking it up here. A wrapped DEK is ciphertext under the KMS key, not
-# a secret; emptied when it grows past the DEK cache's default size.
-_wrapped_digests: dict[bytes, bytes] = {}
+# a secret.
+_wrapped_digests: BoundedMemo[bytes, bytes] = BoundedMemo(DATA_AAD_MEMO_ENTRIES)
 
 
 def dek_cache_key(row: SealedRow) -> tuple[bytes, int]:
@@ -169,10 +169,7 @@ def dek_cache_key(row: SealedRow) -> tuple[bytes, int]:
     wrapped = bytes(row.wrapped_dek)
     digest = _wrapped_digests.get(wrapped)
     if digest is None:
-        digest = hashlib.sha256(wrapped).digest()
-        if len(_wrapped_digests) >= DATA_AAD_MEMO_ENTRIES:
-            _wrapped_digests.clear()
-        _wrapped_digests[wrapped] = digest
+        digest = _wrapped_digests.put(wrapped, hashlib.sha256(wrapped).digest())
     return digest, row.tenant_id.int  # an int hashes in C; a UUID runs Python code
 
 
@@ -186,7 +183,7 @@ def open_sealed(row: SealedRow, *, use_cache: bool = True, keyring: Keyring | No
     cipher, is_primary = cached or _cipher(row, keyring=keyring or get_keyring())
     if use_cache and cached is None:
         dek_cache.put(cache_key, (cipher, is_primary))
-    return Opened(secret=_decrypt(row, cipher), needs_rewrap=not is_primary)
+    return Opened(_decrypt(row, cipher), not is_primary)
 
 
 @sensitive_variables("unwrapped")

@@ -18,7 +18,8 @@ from providers import spec
 from providers.base import EXPIRY_WARNING
 from tenants.models import Tenant
 
-from .driver import Columns, columns, fetch_all, literal
+from .driver import Columns, columns, connection_for, fetch_all, literal
+from .memo import BoundedMemo
 from .models import CredentialEvent, EventKind, Provider, Status, TenantModelCredential
 
 
@@ -207,23 +208,19 @@ def _active_key_columns(database: str, vendor: str, alias: str) -> Columns:
 # converting the same values again on every resolve (a UUID from text on SQLite, ...) cost more
 # than looking them up. A row that changed in any column (a new key, a rewrapped DEK, a flag)
 # is a different entry, so an entry can never stand for a row other than the one just read.
-# Ciphertext and wrapped DEKs only, no plaintext; emptied when it reaches ACTIVE_KEY_MEMO_ENTRIES.
-ACTIVE_KEY_MEMO_ENTRIES = 20_000
-_active_key_memo: dict[tuple[str, UUID, tuple[Any, ...]], ActiveKey] = {}
+# Ciphertext and wrapped DEKs only, no plaintext.
+_active_key_memo: BoundedMemo[tuple[str, int, tuple[Any, ...]], ActiveKey] = BoundedMemo(20_000)
 
 
 def active_key(
     connection: BaseDatabaseWrapper, selected: Columns, row: tuple[Any, ...], *, tenant_id: UUID
 ) -> ActiveKey:
     """The ActiveKey of `row`, a tuple of `selected` (active_key_columns) as the driver returned them."""
-    memo_key = (connection.vendor, tenant_id, row)
+    memo_key = (connection.vendor, tenant_id.int, row)
     key = _active_key_memo.get(memo_key)
     if key is None:
         values = selected.convert(connection, row)
-        key = ActiveKey(values[0], tenant_id, *values[1:])
-        if len(_active_key_memo) >= ACTIVE_KEY_MEMO_ENTRIES:
-            _active_key_memo.clear()
-        _active_key_memo[memo_key] = key
+        key = _active_key_memo.put(memo_key, ActiveKey(values[0], tenant_id, *values[1:]))
     return key
 
 
@@ -249,7 +246,7 @@ def _concrete_field(name: str) -> Field:
 
 def active_keys(*, tenant_id: UUID) -> dict[str, ActiveKey]:
     """Return a tenant's active credentials by provider: one indexed SELECT through the driver."""
-    connection = connections[router.db_for_read(TenantModelCredential)]
+    connection = connection_for(router.db_for_read(TenantModelCredential))
     sql, selected, tenant_id_field = _active_keys_statement(connection.alias, connection.vendor)
     rows = fetch_all(connection, sql, [tenant_id_field.get_db_prep_value(tenant_id, connection)])
     keys = {}

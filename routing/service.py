@@ -17,6 +17,7 @@ import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 from prometheus_client import Counter, Histogram
@@ -103,8 +104,7 @@ class Resolution:
         return data
 
 
-@dataclass(frozen=True)
-class _Key:
+class _Key(NamedTuple):
     source: Source
     secret: Secret | None
     credential: ActiveKey | None = None

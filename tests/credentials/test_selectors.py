@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from credentials import selectors
 from credentials.kms.local import generate_key
+from credentials.memo import BoundedMemo
 from credentials.models import TenantModelCredential
 from credentials.selectors import ActiveKey, active_key, active_keys
 from credentials.services import Actor, credential_open, credential_revoke
@@ -97,8 +98,7 @@ def test_the_same_values_under_another_tenant_are_another_active_key(tenant, sto
 
 
 def test_the_memo_is_bounded_and_keeps_answering_right(tenant, make_tenant, store_key, monkeypatch):
-    monkeypatch.setattr(selectors, "ACTIVE_KEY_MEMO_ENTRIES", 2)
-    monkeypatch.setattr(selectors, "_active_key_memo", {})
+    monkeypatch.setattr(selectors, "_active_key_memo", BoundedMemo(2))
     tenants = [tenant, make_tenant("globex"), make_tenant("initech")]
     stored = {owner.pk: store_key(owner, "anthropic") for owner in tenants}
 
