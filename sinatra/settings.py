@@ -98,6 +98,8 @@ MIDDLEWARE = [
     "sinatra.middleware.RequestLogMiddleware",
     "sinatra.middleware.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The workers' API (/api/v1/...) is answered here, past what only browsers need.
+    "sinatra.middleware.WorkerApiMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
