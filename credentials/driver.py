@@ -30,7 +30,7 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -39,7 +39,11 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.expressions import Col
 
+from .memo import BoundedMemo
+
 Rows = list[tuple[Any, ...]]
+# Values converted by Columns.converted(), remembered per Columns (a few rows per tenant and token).
+CONVERTED_MEMO_ENTRIES = 20_000
 
 _this_thread = threading.local()
 
@@ -220,12 +224,16 @@ class Columns:
 
     `sql` lists them qualified by the statement's alias for the table; `convert()` turns what the
     driver returned into what the ORM would have (UUIDs and datetimes on SQLite, say), with the
-    ORM's own converters, only for the columns this backend converts.
+    ORM's own converters, only for the columns this backend converts. `converted()` remembers
+    what it gave for the same values: the converters depend on nothing else.
     """
 
     sql: str
     names: tuple[str, ...]
     converters: tuple[tuple[int, Col, tuple[Any, ...]], ...]
+    _memo: BoundedMemo[tuple[str, tuple[Any, ...]], tuple[Any, ...]] = field(
+        default_factory=lambda: BoundedMemo(CONVERTED_MEMO_ENTRIES), compare=False, repr=False
+    )
 
     def __len__(self) -> int:
         return len(self.names)
@@ -236,6 +244,16 @@ class Columns:
             for function in functions:
                 values[index] = function(values[index], column, connection)
         return values
+
+    def converted(self, connection: BaseDatabaseWrapper, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        """convert(), as a tuple, looked up when these values were converted before."""
+        if not self.converters:
+            return values
+        key = (connection.vendor, values)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo.put(key, tuple(self.convert(connection, values)))
+        return found
 
 
 def columns(connection: BaseDatabaseWrapper, model: type[Model], names: Sequence[str], *, alias: str) -> Columns:

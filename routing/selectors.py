@@ -145,12 +145,14 @@ def token_request(*, token_hash: str, slug: str) -> TokenRequest | None:
     if not rows:
         return None
     first = rows[0]
-    token_id, name, scope, digest, expires_at, revoked_at = token_columns.convert(
+    token_id, name, scope, digest, expires_at, revoked_at = token_columns.converted(
         connection, first[: len(token_columns)]
     )
     tenant_end = len(token_columns) + len(tenant_columns)
-    tenant_values = tenant_columns.convert(connection, first[len(token_columns) : tenant_end])
-    tenant = Tenant.from_db(connection.alias, TENANT_FIELDS, tenant_values) if tenant_values[0] is not None else None
+    tenant_values = tenant_columns.converted(connection, first[len(token_columns) : tenant_end])
+    tenant = (
+        Tenant.from_db(connection.alias, TENANT_FIELDS, list(tenant_values)) if tenant_values[0] is not None else None
+    )
     keys = {}
     for row in rows:
         values = row[tenant_end + 2 :]

@@ -234,7 +234,18 @@ def _resolve_agent(
         api_key=key.secret,
         credential_source=key.source.value,
         key_hint=key.secret.hint if key.secret is not None else "",
-        reason=_reason(tenant.slug, requested, origin, kind, route, choice.model, key.source, fallback, pin),
+        # The slug only where the sentence names it: the common sentences are shared by every tenant.
+        reason=_reason(
+            tenant.slug if pin or fallback else "",
+            requested,
+            origin,
+            kind,
+            route,
+            choice.model,
+            key.source,
+            fallback,
+            pin,
+        ),
         warnings=choice.warnings,
     )
 
@@ -313,7 +324,7 @@ def _concrete_model(requested: str, kind: Kind, route: Route, key: _Key, pin: st
     raise AssertionError(f"unhandled target {route.target}")  # pragma: no cover
 
 
-@functools.lru_cache(maxsize=4096)  # the same few sentences, over and over
+@functools.lru_cache(maxsize=4096)  # the same few sentences, over and over (a tenant's slug only in a few)
 def _reason(
     slug: str,
     requested: str,
@@ -325,6 +336,7 @@ def _reason(
     fallback: bool,
     pin: str | None,
 ) -> str:
+    """The sentence that says why; `slug` is named only by a pin's and a fallback's ("" otherwise)."""
     provider = Provider(route.provider).label
     pinned = f", pinned by tenant {slug}'s policy to {pin}" if pin else ""
     if fallback:

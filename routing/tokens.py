@@ -170,10 +170,15 @@ def token_revoke(*, name: str, actor: Actor | None = None) -> tuple[ServiceToken
 UNKNOWN = "Send Authorization: Bearer <service token> (create_service_token)."
 
 
-def token_digest(presented: str) -> str:
-    """Return the SHA-256 to look a presented token up by; TokenUnknown when it cannot be a token."""
+def token_check_form(presented: str) -> None:
+    """Raise TokenUnknown when `presented` cannot be a token (no lookup made)."""
     if not presented.startswith(TOKEN_PREFIX) or len(presented) > 200:
         raise TokenUnknown(UNKNOWN)
+
+
+def token_digest(presented: str) -> str:
+    """Return the SHA-256 to look a presented token up by; TokenUnknown when it cannot be a token."""
+    token_check_form(presented)
     return token_hash(presented)
 
 

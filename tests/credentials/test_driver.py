@@ -229,3 +229,25 @@ def test_inside_an_event_loop_connection_for_is_djangos_lookup_each_time():
     mine, djangos = asyncio.run(inside())
     assert mine is djangos
     assert mine is not connections["default"]  # per task there, not this thread's
+
+
+# --- Columns.converted: the ORM's converters, remembered for the same values.
+
+
+def test_converted_values_are_what_the_orm_reads_and_are_remembered(tenant, store_key):
+    from credentials.driver import columns
+
+    credential = store_key(tenant, "anthropic")
+    selected = columns(connection, TenantModelCredential, ("id", "created_at", "needs_rewrap"), alias="c")
+    sql = f"SELECT {selected.sql} FROM {TABLE} c WHERE c.id = %s"  # noqa: S608 - names of ours
+    param = TenantModelCredential._meta.pk.get_db_prep_value(credential.pk, connection)
+    (row,) = fetch_all(connection, sql, [param])
+    row = tuple(row)
+
+    first = selected.converted(connection, row)
+    assert first == (credential.pk, credential.created_at, False)
+    if selected.converters:  # SQLite: text to a UUID and a datetime, 0 to False
+        assert first != row
+        assert selected.converted(connection, tuple(list(row))) is first  # equal values: remembered
+    else:  # PostgreSQL's driver returns them as the ORM has them: nothing to do
+        assert first is row

@@ -305,6 +305,19 @@ def test_a_deactivated_tenant_is_403(client, tenant, store_key, service_token):
     assert "acme" in body["detail"]
 
 
+def test_a_tenant_changed_between_two_requests_is_read_as_it_now_is(
+    client, tenant, store_key, provider_api, service_token
+):
+    store_key(tenant, "anthropic")
+    assert json.loads(post(client, {"tenant": "acme"}, service_token).content)["requested"] == "sonnet"
+
+    Tenant.objects.filter(pk=tenant.pk).update(default_model="haiku")
+    assert json.loads(post(client, {"tenant": "acme"}, service_token).content)["requested"] == "haiku"
+
+    Tenant.objects.filter(pk=tenant.pk).update(is_active=False)
+    assert_error(post(client, {"tenant": "acme"}, service_token), 403, "tenant_inactive")
+
+
 # --- Size limits.
 
 

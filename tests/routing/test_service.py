@@ -244,3 +244,23 @@ def test_previews_leave_last_used_at_alone(providers, tenant, store_key):
     resolve(tenant, record_use=False)
 
     assert usage.pending() == {}
+
+
+def test_the_reason_names_the_tenant_only_where_a_pin_or_a_fallback_does(make_tenant, store_key, provider_api):
+    from routing import service
+
+    tenants = [make_tenant(f"reason-{number}") for number in range(3)]
+    for tenant in tenants:
+        store_key(tenant, "anthropic")
+    resolve(tenants[0], sinatrarc(model="opus"))
+    before = service._reason.cache_info().currsize
+
+    reasons = {resolve(tenant, sinatrarc(model="opus")).reason for tenant in tenants}
+
+    assert len(reasons) == 1  # the same sentence for every tenant: it names none of them
+    assert not any(tenant.slug in reason for tenant in tenants for reason in reasons)
+    assert service._reason.cache_info().currsize == before  # one sentence remembered, not one per tenant
+
+    fallback = make_tenant("reason-fallback")
+    store_key(fallback, "openrouter")
+    assert "reason-fallback" in resolve(fallback, sinatrarc(model="opus")).reason
