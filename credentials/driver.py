@@ -6,13 +6,14 @@ client, so the server parses and plans every statement again. `fetch_all()` runs
 on Django's own connection (its transaction, its settings, its error classes), but through:
 - SQLite: the `sqlite3` connection, whose statement cache keeps the statement compiled;
 - PostgreSQL: libpq itself, through psycopg's documented wrapper of it (`psycopg.pq`): values
-  bound on the server, rows returned in binary and loaded by psycopg's own loaders, the
-  statement prepared once per connection while `SINATRA_DB_PREPARED_STATEMENTS` is on (the
-  default). Behind a connection pooler that cannot keep prepared statements (PgBouncer before
-  1.21, or without `max_prepared_statements`, in transaction or statement pooling mode), turn
-  it off: the statement is then sent unnamed, in the same single round trip, bound on the
-  server and planned each time (docs/deploy.md). A statement deallocated behind the driver's
-  back (`DISCARD ALL`) is prepared again, once, outside a transaction.
+  bound on the server, rows loaded by the connection's own loaders (Django's among them, so
+  every value is what Django's cursor gives), the statement prepared once per connection
+  while `SINATRA_DB_PREPARED_STATEMENTS` is on (the default). Behind a connection pooler that
+  cannot keep prepared statements (PgBouncer before 1.21, or without `max_prepared_statements`,
+  in transaction or statement pooling mode), turn it off: the statement is then sent unnamed,
+  in the same single round trip, bound on the server and planned each time (docs/deploy.md).
+  A statement deallocated behind the driver's back (`DISCARD ALL`) is prepared again, once,
+  outside a transaction.
 
 What Django's cursor would have done is kept:
 - errors are Django's (`OperationalError`, ...), and mark the connection as having failed;
@@ -112,7 +113,8 @@ def _run_postgresql(connection: BaseDatabaseWrapper, sql: str, params: Sequence[
 
     psycopg's cursor spends more Python per statement (its query conversion, its wait loop)
     than the server spends running an indexed, prepared SELECT. The statement's values are
-    bound on the server and its rows come back in binary, loaded by psycopg's own loaders.
+    bound on the server; its rows come back as text, as they do to Django's cursor, and are
+    loaded by the same loaders (the connection's: psycopg's, and those Django registers).
     """
     from psycopg import pq  # only on PostgreSQL
 
@@ -149,7 +151,7 @@ class _Session:
         values = transformer.dump_sequence(params, [PyFormat.AUTO] * len(params))
         types, formats = transformer.types or (), transformer.formats
         if not settings.SINATRA_DB_PREPARED_STATEMENTS:  # unnamed: bound and planned on each run
-            result = pgconn.exec_params(query, values, types, formats, result_format=pq.Format.BINARY)
+            result = pgconn.exec_params(query, values, types, formats, result_format=pq.Format.TEXT)
             self._check(result, pq.ExecStatus.TUPLES_OK)
         else:
             result = self._run_prepared(name, query, values, types, formats)
@@ -164,7 +166,7 @@ class _Session:
             if name not in self.prepared:
                 self._check(pgconn.prepare(name, query, types), pq.ExecStatus.COMMAND_OK)
                 self.prepared.add(name)
-            result = pgconn.exec_prepared(name, values, formats, result_format=pq.Format.BINARY)
+            result = pgconn.exec_prepared(name, values, formats, result_format=pq.Format.TEXT)
             try:
                 self._check(result, pq.ExecStatus.TUPLES_OK)
             except errors.InvalidSqlStatementName:

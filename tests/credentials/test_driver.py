@@ -16,7 +16,10 @@ from credentials.selectors import _active_keys_statement, active_keys
 pytestmark = pytest.mark.django_db
 
 TABLE = connection.ops.quote_name(TenantModelCredential._meta.db_table)
-SELECT = f"SELECT provider, key_hint FROM {TABLE} WHERE tenant_id = %s AND status = %s ORDER BY provider"  # noqa: S608
+SELECT = (
+    f"SELECT provider, key_hint, id, created_at, needs_rewrap, envelope_version, ciphertext FROM {TABLE} "  # noqa: S608
+    "WHERE tenant_id = %s AND status = %s ORDER BY provider"
+)
 needs_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL: set DATABASE_URL=postgres://..."
 )
@@ -34,7 +37,9 @@ def test_the_driver_answers_what_djangos_cursor_answers(tenant, store_key):
         cursor.execute(SELECT, params)
         expected = cursor.fetchall()
 
-    assert [tuple(row) for row in fetch_all(connection, SELECT, params)] == [tuple(row) for row in expected]
+    got = fetch_all(connection, SELECT, params)
+    assert [tuple(row) for row in got] == [tuple(row) for row in expected]
+    assert [[type(value) for value in row] for row in got] == [[type(value) for value in row] for row in expected]
     assert [row[0] for row in expected] == ["anthropic", "openrouter"]
 
 
