@@ -47,8 +47,8 @@ from bench.common import ROOT, scratch_database, seed_tenants, setup_django, spr
 WRK = "/usr/bin/wrk"
 WORKERS = 2
 CONNECTIONS = 8
-DURATION = 4  # seconds a run
-ROUNDS = 5
+DURATION = 3  # seconds a run: short, so that neighbouring runs see the machine alike
+ROUNDS = 8
 TENANT_COUNTS = (1, 10_000)
 WARM_UP = {1: 3, 10_000: 20}  # seconds, enough for every worker to meet every tenant
 GOAL_RATIO = 0.7

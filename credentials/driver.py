@@ -32,13 +32,17 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.expressions import Col
+from psycopg import errors as pg_errors
+from psycopg import pq
+from psycopg.adapt import PyFormat, Transformer
 
 from .memo import BoundedMemo
 
@@ -116,8 +120,6 @@ def _run_postgresql(connection: BaseDatabaseWrapper, sql: str, params: Sequence[
     bound on the server; its rows come back as text, as they do to Django's cursor, and are
     loaded by the same loaders (the connection's: psycopg's, and those Django registers).
     """
-    from psycopg import pq  # only on PostgreSQL
-
     raw = connection.connection
     pgconn = raw.pgconn
     if not raw.autocommit and pgconn.transaction_status == pq.TransactionStatus.IDLE:
@@ -136,19 +138,14 @@ class _Session:
     """One psycopg connection as the driver uses it: its loaders and the statements it prepared."""
 
     def __init__(self, raw: Any) -> None:
-        from psycopg.adapt import Transformer
-
         self.raw = raw
         self.transformer = Transformer(raw)
         self.prepared: set[bytes] = set()
 
     def fetch_all(self, sql: str, params: Sequence[Any]) -> Rows:
-        from psycopg import pq
-        from psycopg.adapt import PyFormat
-
-        query, name = _numbered(sql)
+        query, name, wanted = _numbered(sql)
         transformer, pgconn = self.transformer, self.raw.pgconn
-        values = transformer.dump_sequence(params, [PyFormat.AUTO] * len(params))
+        values = transformer.dump_sequence(params, wanted)
         types, formats = transformer.types or (), transformer.formats
         if not settings.SINATRA_DB_PREPARED_STATEMENTS:  # unnamed: bound and planned on each run
             result = pgconn.exec_params(query, values, types, formats, result_format=pq.Format.TEXT)
@@ -159,8 +156,6 @@ class _Session:
         return transformer.load_rows(0, result.ntuples, tuple)
 
     def _run_prepared(self, name: bytes, query: bytes, values: Any, types: Any, formats: Any) -> Any:
-        from psycopg import errors, pq
-
         pgconn = self.raw.pgconn
         for attempt in (1, 2):
             if name not in self.prepared:
@@ -169,7 +164,7 @@ class _Session:
             result = pgconn.exec_prepared(name, values, formats, result_format=pq.Format.TEXT)
             try:
                 self._check(result, pq.ExecStatus.TUPLES_OK)
-            except errors.InvalidSqlStatementName:
+            except pg_errors.InvalidSqlStatementName:
                 # Deallocated behind our back (DISCARD ALL, a pooler's reset): prepared again, once,
                 # unless a transaction was open, which the error has ended.
                 if attempt == 2 or pgconn.transaction_status != pq.TransactionStatus.IDLE:
@@ -179,27 +174,32 @@ class _Session:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _check(self, result: Any, expected: int) -> None:
-        import psycopg
-        from psycopg import errors, pq
-
         if result.status == expected:
             return
         if self.raw.pgconn.status == pq.ConnStatus.BAD:  # the server went away: no SQLSTATE to go by
             raise psycopg.OperationalError(result.get_error_message(self.raw.info.encoding))
         if result.status == pq.ExecStatus.FATAL_ERROR:
-            error = errors.error_from_result(result, encoding=self.raw.info.encoding)
-            if isinstance(error, errors.InvalidSqlStatementName):  # deallocated behind our back
+            error = pg_errors.error_from_result(result, encoding=self.raw.info.encoding)
+            if isinstance(error, pg_errors.InvalidSqlStatementName):  # deallocated behind our back
                 self.prepared.clear()
             raise error
         raise psycopg.InternalError(f"unexpected result status {pq.ExecStatus(result.status).name}")
 
 
+class _Statement(NamedTuple):
+    query: bytes  # with PostgreSQL's $1, $2... placeholders
+    name: bytes  # what it is prepared as
+    wanted: list[PyFormat]  # how each parameter is sent: as psycopg chooses for its type
+
+
 @functools.lru_cache(maxsize=64)
-def _numbered(sql: str) -> tuple[bytes, bytes]:
+def _numbered(sql: str) -> _Statement:
     """Django's `%s` placeholders as PostgreSQL's `$1`, `$2`...; and a name to prepare the statement by."""
-    numbers = iter(range(1, sql.count("%s") + 1))
+    count = sql.count("%s")
+    numbers = iter(range(1, count + 1))
     query = re.sub(r"%[%s]", lambda match: "%" if match.group() == "%%" else f"${next(numbers)}", sql)
-    return query.encode(), b"sinatra_" + hashlib.sha256(query.encode()).hexdigest()[:24].encode()
+    name = b"sinatra_" + hashlib.sha256(query.encode()).hexdigest()[:24].encode()
+    return _Statement(query.encode(), name, [PyFormat.AUTO] * count)
 
 
 _RUNNERS: dict[str, Callable[[BaseDatabaseWrapper, str, Sequence[Any]], Rows]] = {
