@@ -31,6 +31,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from prometheus_client import Counter
 
+from credentials.memo import BoundedMemo
 from providers import Provider
 from providers import anthropic as anthropic_client
 from providers import openrouter as openrouter_client
@@ -343,8 +344,9 @@ def _anthropic_list(secret: Secret | None) -> _Lookup[list[str]]:
 
 
 # The newest model of each alias, per list object: a list is read once per alias, not per resolve.
-# Each entry keeps its list, so an id() is never mistaken for a later list's.
-_newest_memo: dict[tuple[int, str], tuple[list[str], ModelChoice | None]] = {}
+# Each entry keeps its list, so an id() is never mistaken for a later list's; the few lists
+# replaced by fresher ones are emptied out with the rest when it is full.
+_newest_memo: BoundedMemo[tuple[int, str], tuple[list[str], ModelChoice | None]] = BoundedMemo(64)
 
 
 def _newest_in_list(alias: str, models: list[str]) -> ModelChoice | None:
@@ -354,9 +356,7 @@ def _newest_in_list(alias: str, models: list[str]) -> ModelChoice | None:
         return memo[1]
     newest = newest_anthropic_id(alias, models)
     choice = ModelChoice(newest, from_list=True) if newest is not None else None
-    if len(_newest_memo) >= 64:  # lists replaced by fresher ones
-        _newest_memo.clear()
-    _newest_memo[(id(models), alias)] = (models, choice)
+    _newest_memo.put((id(models), alias), (models, choice))
     return choice
 
 

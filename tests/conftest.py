@@ -75,6 +75,12 @@ def make_tenant(db):
 
 
 @pytest.fixture
+def tenants(tenant, make_tenant) -> dict[str, Tenant]:
+    """acme (the `tenant` fixture), globex and initech, by slug."""
+    return {"acme": tenant, "globex": make_tenant("globex"), "initech": make_tenant("initech")}
+
+
+@pytest.fixture
 def store_key(db):
     """Store a key for a tenant through the service, as the seed command would."""
 

@@ -25,11 +25,6 @@ from tests.fakes.providers import openrouter_key
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def tenants(tenant, make_tenant):
-    return {"acme": tenant, "globex": make_tenant("globex")}
-
-
 def two_steps(presented: str, slug: str):
     """What the API did before: authenticate, then find the tenant in the scope."""
     token = token_authenticate(presented)

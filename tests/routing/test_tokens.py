@@ -32,12 +32,6 @@ from routing.tokens import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def tenants(tenant, make_tenant):
-    """acme (the `tenant` fixture), globex and initech."""
-    return {"acme": tenant, "globex": make_tenant("globex"), "initech": make_tenant("initech")}
-
-
 def _create(run_command, name: str, *scope: str) -> tuple[str, str]:
     out, _err = run_command("create_service_token", name, *(scope or ("--all-tenants",)))
     return out, out.split()[-1]
